@@ -1,0 +1,196 @@
+"""Worklog: a structured work log with AI-drafted weekly reviews."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import uuid
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+from flask import Flask, Response, g, render_template, request, session
+from flask_login import AnonymousUserMixin
+
+from app import db_events  # noqa: F401  (registers SQLite connection settings)
+from app.config import ConfigError, config_for, startup_problems
+from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from app.logging_setup import configure_logging
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = str(PROJECT_ROOT / "migrations")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+access_log = logging.getLogger("worklog.access")
+
+__all__ = ["ConfigError", "create_app"]
+
+
+def app_version() -> str:
+    try:
+        base = version("worklog")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        base = "0.0.0"
+    release = os.environ.get("WORKLOG_RELEASE")
+    return f"{base}+{release}" if release else base
+
+
+class Anonymous(AnonymousUserMixin):
+    is_admin = False
+    is_lead = False
+    role = None
+
+    def has_role(self, *_roles: Any) -> bool:
+        return False
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (and `.env`); `test_config` overrides settings."""
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("WORKLOG_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app_env = (test_config or {}).get("APP_ENV") or os.environ.get("APP_ENV")
+    settings = config_for(app_env).load(app.instance_path)
+    settings.update(test_config or {})
+    problems = startup_problems(settings)
+    if problems:
+        raise ConfigError("Worklog cannot start:\n  - " + "\n  - ".join(problems))
+    app.config.update(settings)
+    app.config["APP_VERSION"] = app_version()
+
+    configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+    if app.config["TRUSTED_PROXY_COUNT"] > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_hooks(app)
+
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # server-side session records do this job
+    login_manager.anonymous_user = Anonymous
+    login_manager.login_view = "auth.login"
+
+    from app.security.sessions import install_session_loader
+    from app.services.health import script_heads
+
+    install_session_loader(login_manager)
+    app.extensions["worklog.migration_heads"] = frozenset(script_heads(MIGRATIONS_DIR))
+
+    from app.i18n import init_i18n
+
+    init_i18n(app, babel)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.account import bp as account_bp
+    from app.admin import bp as admin_bp
+    from app.auth import bp as auth_bp
+    from app.main import bp as main_bp
+    from app.ops import bp as ops_bp
+
+    app.register_blueprint(ops_bp)
+    csrf.exempt(ops_bp)
+    limiter.exempt(ops_bp)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(account_bp, url_prefix="/account")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def _security_headers(app: Flask, response: Response) -> None:
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'",
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if app.config["HSTS_ENABLED"]:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+def _register_hooks(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        g.started_at = time.perf_counter()
+
+    @app.after_request
+    def finish_response(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.vary.add("HX-Request")
+        _security_headers(app, response)
+        if (
+            request.headers.get("HX-Request") == "true"
+            and "HX-Redirect" not in response.headers
+            and response.mimetype == "text/html"
+            and not response.is_streamed
+            and "_flashes" in session
+        ):
+            # htmx swaps only what it asked for; messages ride along out of band.
+            flashes = session.pop("_flashes")
+            response.set_data(
+                response.get_data(as_text=True)
+                + render_template("_flashes_oob.html", flashes=flashes)
+            )
+        if request.path.startswith("/static/"):
+            return response
+        duration_ms = round((time.perf_counter() - g.get("started_at", time.perf_counter())) * 1000, 1)
+        level = logging.DEBUG if request.blueprint == "ops" else logging.INFO
+        access_log.log(
+            level,
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "route": request.url_rule.rule if request.url_rule else None,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+            },
+        )
+        return response
+
+    @app.teardown_appcontext
+    def _no_leftover_transaction(_exc: BaseException | None) -> None:
+        # Flask-SQLAlchemy removes the session; nothing else is kept per request.
+        return None
+
+    @app.context_processor
+    def inject_globals() -> dict[str, Any]:
+        return {"app_version": app.config["APP_VERSION"], "app_env": app.config["APP_ENV"]}

@@ -1,0 +1,83 @@
+"""The signed-in user's own preferences and sessions."""
+
+import sqlalchemy as sa
+from flask import abort, flash, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, logout_user
+from werkzeug.wrappers import Response
+
+from app.account import bp
+from app.account.forms import PreferencesForm
+from app.extensions import db
+from app.models import UserSession
+from app.security.sessions import current_session
+from app.services import auth as auth_service
+from app.web import audit, client_info, redirect_for
+
+MAX_SESSIONS_LISTED = 50
+
+
+@bp.route("", methods=["GET", "POST"])
+@login_required
+def preferences() -> str | Response:
+    """Display name, language and time zone."""
+    user = current_user._get_current_object()
+    form = PreferencesForm(obj=user)
+    if request.method == "GET":
+        form.locale.data = user.locale or ""
+    if form.validate_on_submit():
+        before = {"display_name": user.display_name, "locale": user.locale, "timezone": user.timezone}
+        user.display_name = (form.display_name.data or "").strip()
+        user.locale = form.locale.data or None
+        user.timezone = form.timezone.data or "UTC"
+        after = {"display_name": user.display_name, "locale": user.locale, "timezone": user.timezone}
+        audit("account.preferences_changed", target_type="user", target_id=user.id,
+              details={"before": before, "after": after})
+        db.session.commit()
+        flash(_("Preferences saved."), "success")
+        return redirect_for(url_for("account.preferences"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("account/preferences.html", form=form), status
+
+
+@bp.get("/sessions")
+@login_required
+def sessions() -> str:
+    """Your sessions: where you are signed in, and since when."""
+    this = current_session()
+    records = db.session.scalars(
+        sa.select(UserSession)
+        .where(UserSession.user_id == current_user.id)
+        .order_by(UserSession.ended_at.is_not(None), UserSession.last_seen_at.desc())
+        .limit(MAX_SESSIONS_LISTED)
+    ).all()
+    return render_template(
+        "account/sessions.html", records=records, current_id=this.id if this else None
+    )
+
+
+@bp.post("/sessions/<int:session_id>/end")
+@login_required
+def end_session(session_id: int) -> Response:
+    """End one of your sessions."""
+    this = current_session()
+    if not auth_service.end_session(current_user._get_current_object(), session_id, client_info()):
+        abort(404)
+    if this is not None and this.id == session_id:
+        # Ending the session you are using is signing out.
+        logout_user()
+        session.clear()
+        return redirect_for(url_for("auth.login"))
+    flash(_("Session ended."), "success")
+    return redirect_for(url_for("account.sessions"))
+
+
+@bp.post("/sessions/end-others")
+@login_required
+def end_other_sessions() -> Response:
+    """End every session but this one."""
+    ended = auth_service.end_other_sessions(
+        current_user._get_current_object(), current_session(), client_info()
+    )
+    flash(_("%(n)d other session(s) ended.", n=ended), "success")
+    return redirect_for(url_for("account.sessions"))

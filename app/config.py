@@ -1,0 +1,220 @@
+"""Settings from the environment (and `.env`), one class per APP_ENV."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from limits import parse_many
+
+MIN_SECRET_LENGTH = 32
+SECRET_FILE_NAME = "secret_key"
+KNOWN_ENVS = ("development", "staging", "production")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run; the message says what to set."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(name: str, default: int) -> int:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}.") from exc
+
+
+def _float(name: str, default: float) -> float:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {value!r}.") from exc
+
+
+def _list(name: str) -> list[str]:
+    return [item.strip() for item in (_env(name) or "").split(",") if item.strip()]
+
+
+def _rate_limit(name: str, default: str) -> str:
+    value = _env(name, default) or default
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{name} must look like '5/minute' or '10/minute;100/hour', got {value!r}."
+        ) from exc
+    return value
+
+
+def sqlite_url(instance_path: str) -> str:
+    return "sqlite:///" + str(Path(instance_path) / "worklog.db")
+
+
+def dev_secret_key(instance_path: str) -> str:
+    """A random key made once per checkout and kept in instance/, so sessions survive restarts."""
+    path = Path(instance_path) / SECRET_FILE_NAME
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+class BaseConfig:
+    APP_ENV = "development"
+    DEBUG = False
+    TESTING = False
+    # Always present so `flask config check` can print them; values are read at load time.
+
+    @classmethod
+    def load(cls, instance_path: str) -> dict[str, Any]:
+        """Read the environment into a dict of Flask settings for this APP_ENV."""
+        env = cls.APP_ENV
+        production_like = env in ("staging", "production")
+        database_url = _env("DATABASE_URL") or sqlite_url(instance_path)
+        if database_url.startswith("postgres://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+        elif database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+        redis_url = _env("REDIS_URL")
+        secret = _env("SECRET_KEY")
+        if secret is None and not production_like:
+            secret = dev_secret_key(instance_path)
+        settings: dict[str, Any] = {
+            "APP_ENV": env,
+            "DEBUG": _bool("DEBUG", cls.DEBUG),
+            "SECRET_KEY": secret,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
+            "REDIS_URL": redis_url,
+            "LOG_LEVEL": (_env("LOG_LEVEL", "INFO") or "INFO").upper(),
+            "LOG_FORMAT": _env("LOG_FORMAT", "json" if production_like else "console"),
+            "LLM_PROVIDER": _env("LLM_PROVIDER", "offline"),
+            "OPENAI_API_KEY": _env("OPENAI_API_KEY"),
+            "OPENAI_BASE_URL": _env("OPENAI_BASE_URL"),
+            "LLM_MODEL": _env("LLM_MODEL", "gpt-4o-mini"),
+            "LLM_TIMEOUT_SECONDS": _float("LLM_TIMEOUT_SECONDS", 30.0),
+            "ASK_RATE_LIMIT": _rate_limit("ASK_RATE_LIMIT", "10/minute;100/hour"),
+            "LOGIN_RATE_LIMIT": _rate_limit("LOGIN_RATE_LIMIT", "5/minute"),
+            "CORS_ORIGINS": _list("CORS_ORIGINS"),
+            "METRICS_TOKEN": _env("METRICS_TOKEN"),
+            "SENTRY_DSN": _env("SENTRY_DSN"),
+            "SLACK_WEBHOOK_URL": _env("SLACK_WEBHOOK_URL"),
+            "TEAMS_WEBHOOK_URL": _env("TEAMS_WEBHOOK_URL"),
+            "TRUSTED_PROXY_COUNT": _int("TRUSTED_PROXY_COUNT", 0),
+            # Flask and extension settings derived from the above.
+            "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+            "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
+            "SESSION_COOKIE_NAME": "worklog_session",
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": production_like,
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SECURE": production_like,
+            "PREFERRED_URL_SCHEME": "https" if production_like else "http",
+            "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+            "WTF_CSRF_SSL_STRICT": production_like,
+            "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+            "RATELIMIT_HEADERS_ENABLED": True,
+            # If Redis is down, limits keep working per process instead of switching off.
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+            "RATELIMIT_KEY_PREFIX": "worklog",
+            "BABEL_DEFAULT_LOCALE": "en",
+            "BABEL_DEFAULT_TIMEZONE": "UTC",
+            "LANGUAGES": ["en", "ko"],
+            "HSTS_ENABLED": env == "production",
+            "SESSION_IDLE_DAYS": _int("SESSION_IDLE_DAYS", 14),
+            "LOCKOUT_THRESHOLD": _int("LOCKOUT_THRESHOLD", 5),
+            "LOCKOUT_BASE_SECONDS": _int("LOCKOUT_BASE_SECONDS", 60),
+            "LOCKOUT_MAX_SECONDS": _int("LOCKOUT_MAX_SECONDS", 3600),
+            "READY_TIMEOUT_SECONDS": _float("READY_TIMEOUT_SECONDS", 1.5),
+            "DISK_FREE_MIN_MB": _int("DISK_FREE_MIN_MB", 100),
+        }
+        return settings
+
+
+class DevelopmentConfig(BaseConfig):
+    APP_ENV = "development"
+
+
+class StagingConfig(BaseConfig):
+    APP_ENV = "staging"
+
+
+class ProductionConfig(BaseConfig):
+    APP_ENV = "production"
+
+
+CONFIGS: dict[str, type[BaseConfig]] = {
+    "development": DevelopmentConfig,
+    "staging": StagingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(app_env: str | None) -> type[BaseConfig]:
+    env = (app_env or "development").strip().lower()
+    if env not in CONFIGS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(KNOWN_ENVS)}; got {app_env!r}.")
+    return CONFIGS[env]
+
+
+def engine_options(database_url: str) -> dict[str, Any]:
+    if database_url.startswith("sqlite"):
+        # A lock wait instead of "database is locked"; see db_events for WAL and BEGIN IMMEDIATE.
+        return {"connect_args": {"timeout": 15, "check_same_thread": False}}
+    return {
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+        "pool_timeout": 5,
+        "connect_args": {
+            "connect_timeout": 5,
+            "options": "-c statement_timeout=15000 -c lock_timeout=5000",
+        },
+    }
+
+
+def startup_problems(settings: dict[str, Any]) -> list[str]:
+    """Problems that must stop the app from starting at all."""
+    problems = []
+    env = settings["APP_ENV"]
+    secret = settings.get("SECRET_KEY") or ""
+    if env in ("staging", "production"):
+        if not secret:
+            problems.append(
+                "SECRET_KEY is not set. Set it to a random string of at least "
+                f"{MIN_SECRET_LENGTH} characters, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        elif len(secret) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"SECRET_KEY is too weak ({len(secret)} characters). Set it to a random "
+                f"string of at least {MIN_SECRET_LENGTH} characters."
+            )
+    if env == "production" and settings.get("DEBUG"):
+        problems.append("DEBUG must be false in production; unset DEBUG or set DEBUG=false.")
+    if env == "production" and "*" in settings.get("CORS_ORIGINS", []):
+        problems.append("CORS_ORIGINS must list origins explicitly in production, not '*'.")
+    return problems

@@ -1,0 +1,29 @@
+"""Connection settings that make SQLite a dependable embedded database."""
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+
+@sa.event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    # Take transaction control from pysqlite so we can issue BEGIN IMMEDIATE below.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA busy_timeout=15000")  # wait for a lock instead of failing
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster than FULL
+    cursor.close()
+
+
+@sa.event.listens_for(Engine, "begin")
+def _sqlite_on_begin(connection: sa.Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    # A deferred transaction that later writes can fail with SQLITE_BUSY on the lock
+    # upgrade, which busy_timeout cannot help; taking the write lock up front waits instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

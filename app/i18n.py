@@ -1,0 +1,57 @@
+"""Language and timezone of each request: the user's setting first, then the browser's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import available_timezones
+
+from flask import Flask, current_app, request
+from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+TRANSLATIONS_DIR = str(Path(__file__).parent / "translations")
+LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
+ROLE_LABELS = {"member": _l("Member"), "lead": _l("Lead"), "admin": _l("Admin")}
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    if current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    chosen = request.cookies.get("lang")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str | None:
+    if current_user.is_authenticated:
+        return current_user.timezone
+    return None
+
+
+_TIMEZONES: list[str] | None = None
+
+
+def timezone_names() -> list[str]:
+    global _TIMEZONES
+    if _TIMEZONES is None:
+        _TIMEZONES = sorted(tz for tz in available_timezones() if "/" in tz or tz == "UTC")
+    return _TIMEZONES
+
+
+def init_i18n(app: Flask, babel: Babel) -> None:
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        timezone_selector=select_timezone,
+        default_translation_directories=TRANSLATIONS_DIR,
+    )
+    app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    app.jinja_env.globals["role_label"] = role_label
+    app.jinja_env.globals["get_locale"] = get_locale

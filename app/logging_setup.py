@@ -1,0 +1,105 @@
+"""Log lines: JSON in production, readable console lines in development; secrets masked."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import g, has_request_context, request
+
+# Order matters: tokens and keys before the looser number patterns.
+_MASKS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer [MASKED]"),
+    (re.compile(r"\b(sk|wl|pk|rk)[-_][A-Za-z0-9_-]{8,}"), r"\1-[MASKED]"),
+    (re.compile(r"(?i)\b(password|passwd|secret|token|api[_-]?key|cookie|session)(\"?\s*[=:]\s*\"?)[^\s\"&,;]+"),
+     r"\1\2[MASKED]"),
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[EMAIL]"),
+    (re.compile(r"(?<!\d)(?:\+?82[- ]?)?0?1[016789][- ]?\d{3,4}[- ]?\d{4}(?!\d)"), "[PHONE]"),
+    (re.compile(r"(?<!\d)\+?\d{1,3}[- ]\(?\d{2,4}\)?[- ]\d{3,4}[- ]\d{3,4}(?!\d)"), "[PHONE]"),
+    (re.compile(r"(?i)\b(?:emp|employee|사번)[ #:_-]*\d{4,10}\b"), "[EMPLOYEE_NO]"),
+]
+
+_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+def mask(text: str) -> str:
+    for pattern, replacement in _MASKS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {k: _mask_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_value(v) for v in value]
+    return value
+
+
+class RequestContextFilter(logging.Filter):
+    """Adds request_id, user_id, method and path to every record made during a request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context():
+            record.request_id = getattr(record, "request_id", None) or g.get("request_id")
+            record.method = getattr(record, "method", None) or request.method
+            record.path = getattr(record, "path", None) or request.path
+            if getattr(record, "user_id", None) is None:
+                user = g.get("_login_user")
+                record.user_id = getattr(user, "id", None)
+        return True
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and v is not None}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": mask(record.getMessage()),
+        }
+        entry.update(_mask_value(_extras(record)))
+        if record.exc_info:
+            entry["exception"] = mask(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class ConsoleFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        extras = _mask_value(_extras(record))
+        rid = extras.pop("request_id", None)
+        tail = " ".join(f"{k}={v}" for k, v in extras.items())
+        line = f"{when} {record.levelname:<7} {record.name}: {mask(record.getMessage())}"
+        if tail:
+            line += f"  {tail}"
+        if rid:
+            line += f"  [{rid}]"
+        if record.exc_info:
+            line += "\n" + mask(self.formatException(record.exc_info))
+        return line
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    handler.addFilter(RequestContextFilter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "_worklog", False):
+            root.removeHandler(existing)
+    handler._worklog = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Werkzeug's own access line duplicates ours.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -1,0 +1,152 @@
+"""Signing in and out, password changes and session ending: the rules, without HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import User, UserSession
+from app.models.user import normalize_email
+from app.security.passwords import burn_verification_time
+from app.services.audit import record_event
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    threshold: int
+    base_seconds: int
+    max_seconds: int
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str | None
+    user_agent: str | None
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    session: UserSession | None
+    token: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None and self.token is not None
+
+
+FAILED = LoginResult(None, None, None)
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+
+
+def sign_in(email: str, password: str, client: ClientInfo, policy: LockoutPolicy) -> LoginResult:
+    """Check credentials and open a session. Every outcome is audited and committed."""
+    user = find_user_by_email(email)
+    audit = {"ip": client.ip, "request_id": client.request_id}
+    if user is None:
+        burn_verification_time(password)
+        record_event("auth.login_failed", details={"reason": "unknown_email"}, **audit)
+        db.session.commit()
+        return FAILED
+    if user.is_locked():
+        burn_verification_time(password)
+        record_event(
+            "auth.login_failed", actor=user, target_type="user", target_id=user.id,
+            details={"reason": "locked"}, **audit,
+        )
+        db.session.commit()
+        return FAILED
+    if not user.check_password(password) or not user.is_active:
+        reason = "inactive" if user.is_active is False else "bad_password"
+        locked = False
+        if reason == "bad_password":
+            locked = user.record_failed_login(
+                policy.threshold, policy.base_seconds, policy.max_seconds
+            )
+        record_event(
+            "auth.login_failed", actor=user, target_type="user", target_id=user.id,
+            details={"reason": reason}, **audit,
+        )
+        if locked:
+            record_event(
+                "auth.locked", actor=user, target_type="user", target_id=user.id,
+                details={
+                    "failed_attempts": user.failed_login_count,
+                    "locked_until": user.locked_until.isoformat() if user.locked_until else None,
+                },
+                **audit,
+            )
+        db.session.commit()
+        return FAILED
+    user.record_successful_login()
+    record, token = UserSession.start(user, client.ip, client.user_agent)
+    db.session.flush()
+    record_event(
+        "auth.login_succeeded", actor=user, target_type="session", target_id=record.id, **audit
+    )
+    db.session.commit()
+    return LoginResult(user, record, token)
+
+
+def sign_out(user: User, record: UserSession | None, client: ClientInfo) -> None:
+    if record is not None:
+        record.end("logout")
+    record_event(
+        "auth.logout", actor=user, target_type="session",
+        target_id=record.id if record else None, ip=client.ip, request_id=client.request_id,
+    )
+    db.session.commit()
+
+
+def change_password(
+    user: User, current_session: UserSession | None, new_password: str, client: ClientInfo
+) -> int:
+    """Set a new password and end every other session; returns how many ended."""
+    user.set_password(new_password)
+    ended = UserSession.end_all_for(
+        user.id, "password_changed", except_id=current_session.id if current_session else None
+    )
+    record_event(
+        "auth.password_changed", actor=user, target_type="user", target_id=user.id,
+        ip=client.ip, request_id=client.request_id, details={"sessions_ended": ended},
+    )
+    db.session.commit()
+    return ended
+
+
+def end_session(user: User, session_id: int, client: ClientInfo) -> bool:
+    """End one of the user's own sessions; False if it is not theirs or already ended."""
+    record = db.session.scalar(
+        sa.select(UserSession).where(
+            UserSession.id == session_id,
+            UserSession.user_id == user.id,
+            UserSession.ended_at.is_(None),
+        )
+    )
+    if record is None:
+        return False
+    record.end("ended_by_user")
+    record_event(
+        "session.ended", actor=user, target_type="session", target_id=record.id,
+        ip=client.ip, request_id=client.request_id,
+    )
+    db.session.commit()
+    return True
+
+
+def end_other_sessions(user: User, current_session: UserSession | None, client: ClientInfo) -> int:
+    ended = UserSession.end_all_for(
+        user.id, "ended_by_user", except_id=current_session.id if current_session else None
+    )
+    record_event(
+        "session.ended_others", actor=user, target_type="user", target_id=user.id,
+        ip=client.ip, request_id=client.request_id, details={"sessions_ended": ended},
+    )
+    db.session.commit()
+    return ended

@@ -1,0 +1,96 @@
+"""Request-side helpers shared by every blueprint."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Response, current_app, g, jsonify, make_response, redirect, request
+from flask import session as flask_session
+from flask_login import current_user
+
+from app.services.audit import record_event
+from app.services.auth import ClientInfo, LockoutPolicy
+
+
+def client_info() -> ClientInfo:
+    return ClientInfo(
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string or None,
+        request_id=g.get("request_id"),
+    )
+
+
+def lockout_policy() -> LockoutPolicy:
+    cfg = current_app.config
+    return LockoutPolicy(
+        cfg["LOCKOUT_THRESHOLD"], cfg["LOCKOUT_BASE_SECONDS"], cfg["LOCKOUT_MAX_SECONDS"]
+    )
+
+
+def audit(action: str, **kwargs: Any) -> None:
+    """Record an audit event for the current request's user, IP and request id."""
+    actor = kwargs.pop("actor", None)
+    if actor is None and current_user.is_authenticated:
+        actor = current_user._get_current_object()
+    record_event(
+        action, actor=actor, ip=request.remote_addr, request_id=g.get("request_id"), **kwargs
+    )
+
+
+def wants_json() -> bool:
+    """API paths and clients that prefer JSON get JSON; browsers and htmx get HTML."""
+    if request.path.startswith("/api/") or request.path == "/api":
+        return True
+    if request.headers.get("HX-Request") == "true":
+        return False
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
+        "text/html"
+    ]
+
+
+def json_error(status: int, code: str, message: str, **extra: Any) -> Response:
+    body = {"error": code, "message": message, "request_id": g.get("request_id"), **extra}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A same-site path to go to after login; anything else falls back to `default`."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return default
+    return target
+
+
+def current_page_path() -> str:
+    """The page the user is on: for htmx requests the browser's URL, not the fragment's."""
+    if request.headers.get("HX-Request") == "true":
+        current = request.headers.get("HX-Current-URL")
+        if current:
+            parts = urlsplit(current)
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    return request.full_path.rstrip("?")
+
+
+def htmx_redirect(location: str) -> Response:
+    """A client-side redirect htmx performs itself (a 302 would be followed and swapped)."""
+    response = make_response("", 200)
+    response.headers["HX-Redirect"] = location
+    return response
+
+
+def redirect_for(location: str) -> Response:
+    if request.headers.get("HX-Request") == "true":
+        return htmx_redirect(location)
+    return redirect(location)
+
+
+def pop_flashes() -> list[tuple[str, str]]:
+    return flask_session.pop("_flashes", []) if "_flashes" in flask_session else []
