@@ -32,7 +32,7 @@ static/vendor/.installed: package.json package-lock.json
 	@touch $@
 
 translations: $(VENV)/.installed
-	@$(BIN)/pybabel compile -q -d app/translations
+	@$(BIN)/pybabel compile -d app/translations >/dev/null
 
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o app/translations/messages.pot --no-location --sort-output --omit-header .

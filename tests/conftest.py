@@ -20,9 +20,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.extensions import db
+from app.extensions import db, limiter
 from app.models import Role, Team, User
 from app.security.passwords import hash_password
+
+pytest_plugins = ["tests.browser"]
 
 PASSWORD = "correct horse battery staple"
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -162,6 +164,9 @@ def app(database: Database, tmp_path: Path, config_overrides: dict) -> Iterator[
     finally:
         os.environ.pop("WORKLOG_INSTANCE_PATH", None)
     application.config["DATABASE_BACKEND"] = database.backend
+    # Flask-Limiter keeps the key prefix of the first app it was initialised with (here the
+    # migration app's "worklog"), so set this test's prefix on the shared limiter itself.
+    limiter._key_prefix = settings["RATELIMIT_KEY_PREFIX"]
     with application.app_context():
         _empty_tables()
     yield application

@@ -1,0 +1,79 @@
+"""Real headless Chromium (Debian's package) driven by Playwright, and a live app server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from tests.conftest import service_missing
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def chromium_path() -> str | None:
+    given = os.environ.get("CHROMIUM_PATH")
+    if given and os.path.exists(given):
+        return given
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class LiveServer:
+    """The app served on 127.0.0.1 by a threaded Werkzeug server for one test."""
+
+    def __init__(self, app: Flask) -> None:
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    path = chromium_path()
+    if path is None:
+        service_missing("Chromium is not installed (Debian: apt-get install chromium); browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def page(browser, live_server: LiveServer) -> Iterator[object]:
+    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    pg = context.new_page()
+    errors: list[str] = []
+    # A CSP violation or a script error shows up here; the tests assert there are none.
+    # (Chromium also logs every 4xx answer as "Failed to load resource"; those are expected
+    # when a test submits a wrong password, and are checked by status in the tests.)
+    pg.on(
+        "console",
+        lambda msg: errors.append(msg.text)
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+        else None,
+    )
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.console_errors = errors  # type: ignore[attr-defined]
+    yield pg
+    context.close()
