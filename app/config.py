@@ -10,8 +10,11 @@ from typing import Any
 from limits import parse_many
 
 MIN_SECRET_LENGTH = 32
-SECRET_FILE_NAME = "secret_key"
+SECRET_FILE_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
 KNOWN_ENVS = ("development", "staging", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "console")
+LLM_PROVIDERS = ("offline", "openai")
 
 
 class ConfigError(RuntimeError):
@@ -65,6 +68,14 @@ def _rate_limit(name: str, default: str) -> str:
     return value
 
 
+def _choice(name: str, default: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
+    raw = _env(name, default) or default
+    value = raw.strip().upper() if upper else raw.strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {raw!r}.")
+    return value
+
+
 def sqlite_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path) / "worklog.db")
 
@@ -109,9 +120,10 @@ class BaseConfig:
             "SQLALCHEMY_DATABASE_URI": database_url,
             "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
             "REDIS_URL": redis_url,
-            "LOG_LEVEL": (_env("LOG_LEVEL", "INFO") or "INFO").upper(),
-            "LOG_FORMAT": _env("LOG_FORMAT", "json" if production_like else "console"),
-            "LLM_PROVIDER": _env("LLM_PROVIDER", "offline"),
+            "LOG_LEVEL": _choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+            "LOG_FORMAT": _choice("LOG_FORMAT", "json" if production_like else "console",
+                                  LOG_FORMATS),
+            "LLM_PROVIDER": _choice("LLM_PROVIDER", "offline", LLM_PROVIDERS),
             "OPENAI_API_KEY": _env("OPENAI_API_KEY"),
             "OPENAI_BASE_URL": _env("OPENAI_BASE_URL"),
             "LLM_MODEL": _env("LLM_MODEL", "gpt-4o-mini"),
@@ -192,6 +204,13 @@ def engine_options(database_url: str) -> dict[str, Any]:
         "connect_args": {
             "connect_timeout": 5,
             "options": "-c statement_timeout=15000 -c lock_timeout=5000",
+            # A server that vanished without a reset (host down, NAT or firewall forgot the
+            # connection) would otherwise leave pooled connections blocking for ~15 minutes.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 30000,
         },
     }
 

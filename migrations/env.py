@@ -18,7 +18,12 @@ def _render_item(type_: str, obj: object, _autogen_context: object) -> str | boo
 
 def _configure_args() -> dict:
     # Flask-Migrate passes compare_type and render_as_batch (SQLite ALTER support) through here.
-    return {**current_app.extensions["migrate"].configure_args, "render_item": _render_item}
+    # Server defaults are compared too, so a changed default is migrated, not silently missed.
+    return {
+        **current_app.extensions["migrate"].configure_args,
+        "compare_server_default": True,
+        "render_item": _render_item,
+    }
 
 
 def run_migrations_offline() -> None:

@@ -15,7 +15,8 @@ users_cli = AppGroup("users", help="Manage user accounts.")
 
 @users_cli.command("create")
 @click.argument("email")
-@click.option("--role", type=click.Choice([r.value for r in Role]), default="member", show_default=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), default="member",
+              show_default=True)
 @click.option("--team", "team_name", help="Team name; created if it does not exist.")
 @click.option("--name", "display_name", help="Display name (default: the part before @).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
