@@ -32,11 +32,11 @@ static/vendor/.installed: package.json package-lock.json
 	@touch $@
 
 translations: $(VENV)/.installed
-	@$(BIN)/pybabel compile -d app/translations >/dev/null
+	@$(BIN)/pybabel compile -d app/translations
 
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o app/translations/messages.pot --no-location --sort-output --omit-header .
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-pot-creation-date
 
 run: setup
 	@$(BIN)/flask demo seed >/dev/null
