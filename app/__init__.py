@@ -92,6 +92,10 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     csrf.init_app(app)
     htmx.init_app(app)
+    # Flask-Limiter keeps the key prefix and default limits of the first app it served;
+    # reset them so each app (each test, in particular) gets its own configuration.
+    limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
+    limiter.limit_manager.set_default_limits([])
     limiter.init_app(app)
 
     login_manager.init_app(app)

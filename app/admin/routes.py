@@ -9,7 +9,7 @@ from app.models import AuditEvent, Team, User, UserSession
 from app.security.roles import admin_required
 
 
-@bp.get("")
+@bp.get("", strict_slashes=False)
 @admin_required
 def index() -> str:
     """Counts and the latest audit events."""
