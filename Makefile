@@ -11,7 +11,7 @@ PORT ?= 5000
 
 help:
 	@echo "make run    set up, seed demo accounts on first start, serve on http://$(HOST):$(PORT)"
-	@echo "make test   set up and run the whole test suite"
+	@echo "make test   set up, lint, and run the whole test suite"
 	@echo "make setup  virtualenv + Python deps, npm assets, translations, database migrations"
 	@echo "make lint   ruff"
 	@echo "make messages  re-extract UI strings into the catalogs (then translate app/translations/ko)"
@@ -46,7 +46,7 @@ run: setup
 	@echo
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
-test: setup
+test: setup lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

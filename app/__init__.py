@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
-import uuid
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -19,10 +17,10 @@ from app import db_events  # noqa: F401  (registers SQLite connection settings)
 from app.config import ConfigError, config_for, startup_problems
 from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from app.logging_setup import configure_logging
+from app.web import request_id
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = str(PROJECT_ROOT / "migrations")
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = logging.getLogger("worklog.access")
 
 __all__ = ["ConfigError", "create_app"]
@@ -148,15 +146,16 @@ def _security_headers(app: Flask, response: Response) -> None:
 
 
 def _register_hooks(app: Flask) -> None:
-    @app.before_request
     def assign_request_id() -> None:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        request_id()
         g.started_at = time.perf_counter()
+
+    # First of all before_request hooks, so what the extensions log carries the id too.
+    app.before_request_funcs.setdefault(None, []).insert(0, assign_request_id)
 
     @app.after_request
     def finish_response(response: Response) -> Response:
-        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers["X-Request-ID"] = request_id()
         response.vary.add("HX-Request")
         _security_headers(app, response)
         if (

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 from flask import Flask, Response, g, render_template, request
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.extensions import db
-from app.web import json_error, wants_json
+from app.extensions import db, login_manager
+from app.web import json_error, request_id, wants_json
 
 log = logging.getLogger("worklog.errors")
 
@@ -32,32 +36,60 @@ ERROR_CODES = {
 def _messages() -> dict[int, tuple[str, str]]:
     # Built per request so they are translated into the user's language.
     return {
-        400: (_("Bad request"), _("The request could not be understood. Reload the page and try again.")),
-        401: (_("Sign-in required"), _("Please sign in to continue.")),
-        403: (_("Not allowed"), _("You do not have permission to do that.")),
-        404: (_("Not found"), _("There is nothing here. It may have been moved or deleted, or you may not have access to it.")),
-        405: (_("Method not allowed"), _("That action cannot be done this way.")),
-        413: (_("Too large"), _("What you sent is larger than the server accepts. Shorten it and try again.")),
-        422: (_("Check your input"), _("Some of what you entered is not valid.")),
-        429: (_("Too many requests"), _("You are going too fast. Wait a moment and try again.")),
-        500: (_("Something went wrong"), _("The error has been logged. Your last change may not have been saved; try again in a moment.")),
-        503: (_("Temporarily unavailable"), _("The service is temporarily unavailable. Try again in a moment.")),
+        400: (
+            _("Bad request"),
+            _("The request could not be understood. Reload the page and try again."),
+        ),
+        401: (
+            _("Sign-in required"),
+            _("Please sign in to continue."),
+        ),
+        403: (
+            _("Not allowed"),
+            _("You do not have permission to do that."),
+        ),
+        404: (
+            _("Not found"),
+            _("There is nothing here. It may have been moved or deleted, or you may not have access to it."),  # noqa: E501
+        ),
+        405: (
+            _("Method not allowed"),
+            _("That action cannot be done this way."),
+        ),
+        413: (
+            _("Too large"),
+            _("What you sent is larger than the server accepts. Shorten it and try again."),
+        ),
+        422: (
+            _("Check your input"),
+            _("Some of what you entered is not valid."),
+        ),
+        429: (
+            _("Too many requests"),
+            _("You are going too fast. Wait a moment and try again."),
+        ),
+        500: (
+            _("Something went wrong"),
+            _("The error has been logged. Your last change may not have been saved; try again in a moment."),  # noqa: E501
+        ),
+        503: (
+            _("Temporarily unavailable"),
+            _("The service is temporarily unavailable. Try again in a moment."),
+        ),
     }
 
 
-def retry_after_seconds(error: RateLimitExceeded) -> int | None:
-    limit = getattr(error, "limit", None)
-    if limit is None:
-        return None
-    try:
-        from app.extensions import limiter
+def retry_after_seconds() -> int | None:
+    """Seconds until the limit this request broke lets requests through again."""
+    from app.extensions import limiter
 
-        reset_at, _remaining = limiter.limiter.get_window_stats(limit.limit, *limit.key_func_args)
+    try:
+        breached = limiter.current_limit
+        if breached is None:
+            return None
+        return max(1, math.ceil(breached.reset_at - time.time()))
     except Exception:  # noqa: BLE001 - a storage hiccup must not break the error page
         return None
-    import time
-
-    return max(1, int(reset_at - time.time()) + 1)
 
 
 def error_response(status: int, message: str | None = None, code: str | None = None) -> Response:
@@ -66,7 +98,7 @@ def error_response(status: int, message: str | None = None, code: str | None = N
     code = code or ERROR_CODES.get(status, "error")
     if wants_json():
         return json_error(status, code, message)
-    context = {"status": status, "title": title, "message": message, "request_id": g.get("request_id")}
+    context = {"status": status, "title": title, "message": message, "request_id": request_id()}
     try:
         return _html_error(status, context)
     except Exception:  # noqa: BLE001 - the error page itself failed; still answer cleanly
@@ -83,7 +115,8 @@ def _html_error(status: int, context: dict) -> Response:
         response.headers["HX-Retarget"] = "#flashes"
         response.headers["HX-Reswap"] = "afterbegin"
         return response
-    return Response(render_template("errors/error.html", **context), status=status, mimetype="text/html")
+    body = render_template("errors/error.html", **context)
+    return Response(body, status=status, mimetype="text/html")
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -98,7 +131,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(error: RateLimitExceeded) -> Response:
-        retry = retry_after_seconds(error)
+        retry = retry_after_seconds()
         log.warning(
             "rate_limit_exceeded",
             extra={"event": "rate_limit_exceeded", "client_ip": request.remote_addr,
@@ -125,14 +158,40 @@ def register_error_handlers(app: Flask) -> None:
     def unhandled(error: Exception) -> Response:
         if isinstance(error, HTTPException):  # pragma: no cover - handled above
             return http_error(error)
-        db.session.rollback()
+        _recover_session(error)
         log.exception("unhandled_exception", exc_info=error)
-        return error_response(500)
+        # A database that is down or too slow is temporary; say so rather than "we broke".
+        return error_response(503 if isinstance(error, DATABASE_UNAVAILABLE) else 500)
 
     @app.errorhandler(InternalServerError)
     def internal(error: InternalServerError) -> Response:
-        db.session.rollback()
         original = getattr(error, "original_exception", None)
+        _recover_session(original or error)
         if original is not None:
             log.error("unhandled_exception", exc_info=original)
         return error_response(500)
+
+
+DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.TimeoutError)
+
+
+def _recover_session(error: BaseException) -> None:
+    """Undo the failed request's writes and make sure the error page itself can render.
+
+    The page (its language, its navigation) reads the signed-in user. If loading that user
+    is what failed, e.g. the database is down, loading it again would fail the error page too,
+    so the page is rendered for an anonymous visitor instead.
+    """
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - a dead connection must not stop the error page
+        log.warning("rollback_failed", exc_info=True)
+    if "_login_user" in g:
+        return
+    if not isinstance(error, DATABASE_UNAVAILABLE):
+        try:
+            current_user._get_current_object()
+            return
+        except Exception:  # noqa: BLE001
+            db.session.rollback()
+    g._login_user = login_manager.anonymous_user()

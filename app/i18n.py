@@ -13,10 +13,24 @@ from flask_login import current_user
 TRANSLATIONS_DIR = str(Path(__file__).parent / "translations")
 LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
 ROLE_LABELS = {"member": _l("Member"), "lead": _l("Lead"), "admin": _l("Admin")}
+IMPACT_LABELS = {"Low": _l("Low"), "Medium": _l("Medium"), "High": _l("High")}
+FIELD_LABELS = {
+    "work_date": _l("Date"), "title": _l("Title"), "situation": _l("Situation"),
+    "task": _l("Task"), "action": _l("Action"), "result": _l("Result"),
+    "category": _l("Category"), "impact": _l("Impact"), "tags": _l("Tech stack and tags"),
+}
 
 
 def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
+
+
+def impact_label(impact: str) -> str:
+    return str(IMPACT_LABELS.get(impact, impact))
+
+
+def field_label(name: str) -> str:
+    return str(FIELD_LABELS.get(name, name))
 
 
 def select_locale() -> str:
@@ -54,4 +68,6 @@ def init_i18n(app: Flask, babel: Babel) -> None:
     )
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     app.jinja_env.globals["role_label"] = role_label
+    app.jinja_env.globals["impact_label"] = impact_label
+    app.jinja_env.globals["field_label"] = field_label
     app.jinja_env.globals["get_locale"] = get_locale

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,12 +14,33 @@ from flask_login import current_user
 from app.services.audit import record_event
 from app.services.auth import ClientInfo, LockoutPolicy
 
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id() -> str:
+    """This request's id: a sane incoming X-Request-ID, else a new one; fixed on first use.
+
+    Errors raised by extensions' before_request hooks (CSRF, rate limits, body too large) run
+    before the app's own hook has assigned the id, so it is also made here on demand.
+    """
+    current = g.get("request_id")
+    if not current:
+        given = request.headers.get("X-Request-ID", "")
+        current = given if REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex
+        g.request_id = current
+    return current
+
+
+def client_ip() -> str | None:
+    """The client's address as stored (columns hold 45 characters: a full IPv6 address)."""
+    return request.remote_addr[:45] if request.remote_addr else None
+
 
 def client_info() -> ClientInfo:
     return ClientInfo(
-        ip=request.remote_addr,
+        ip=client_ip(),
         user_agent=request.user_agent.string or None,
-        request_id=g.get("request_id"),
+        request_id=request_id(),
     )
 
 
@@ -34,7 +57,7 @@ def audit(action: str, **kwargs: Any) -> None:
     if actor is None and current_user.is_authenticated:
         actor = current_user._get_current_object()
     record_event(
-        action, actor=actor, ip=request.remote_addr, request_id=g.get("request_id"), **kwargs
+        action, actor=actor, ip=client_ip(), request_id=request_id(), **kwargs
     )
 
 
@@ -51,7 +74,7 @@ def wants_json() -> bool:
 
 
 def json_error(status: int, code: str, message: str, **extra: Any) -> Response:
-    body = {"error": code, "message": message, "request_id": g.get("request_id"), **extra}
+    body = {"error": code, "message": message, "request_id": request_id(), **extra}
     response = jsonify(body)
     response.status_code = status
     return response

@@ -39,6 +39,16 @@
       "Could not reach Worklog. Check your connection and try again.");
   });
 
+  // A message's own action (e.g. Undo) closes the message once it has worked.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    if (!event.detail.successful || !elt || !elt.querySelector) return;
+    if (elt.querySelector("[data-dismiss-after]")) {
+      var box = elt.closest(".flash");
+      if (box) box.remove();
+    }
+  });
+
   // Dismiss buttons on messages (event delegation, so swapped-in messages work too).
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss]");

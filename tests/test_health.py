@@ -389,8 +389,7 @@ class FlakyProxy:
 
 @pytest.fixture
 def postgres_proxy(database) -> Iterator[FlakyProxy]:
-    if database.backend != "postgresql":
-        pytest.skip("stopping and freezing the database is a PostgreSQL scenario")
+    assert database.backend == "postgresql", "mark the test @pytest.mark.backends('postgresql')"
     url = sa.engine.make_url(database.url)
     proxy = FlakyProxy((url.host or "127.0.0.1", url.port or 5432))
     proxy.start()
@@ -431,6 +430,7 @@ def _use_pooled_connections(application) -> None:
         db.session.remove()
 
 
+@pytest.mark.backends("postgresql")
 def test_it_answers_503_within_2s_when_postgres_stops_and_recovers(proxied_app, postgres_proxy):
     client = proxied_app.test_client()
     _use_pooled_connections(proxied_app)
@@ -452,6 +452,7 @@ def test_it_answers_503_within_2s_when_postgres_stops_and_recovers(proxied_app, 
     _use_pooled_connections(proxied_app)
 
 
+@pytest.mark.backends("postgresql")
 def test_it_answers_503_within_2s_when_postgres_hangs_and_recovers(proxied_app, postgres_proxy):
     client = proxied_app.test_client()
     _use_pooled_connections(proxied_app)
@@ -471,6 +472,7 @@ def test_it_answers_503_within_2s_when_postgres_hangs_and_recovers(proxied_app, 
     _use_pooled_connections(proxied_app)
 
 
+@pytest.mark.backends("postgresql")
 def test_it_recovers_when_a_hang_ends_with_the_server_restarting(proxied_app, postgres_proxy):
     # A frozen server that is then restarted: the silent connections are cut, not resumed.
     client = proxied_app.test_client()
@@ -486,6 +488,7 @@ def test_it_recovers_when_a_hang_ends_with_the_server_restarting(proxied_app, po
     assert status == 200, body
 
 
+@pytest.mark.backends("postgresql")
 def test_it_recovers_when_connections_from_before_a_hang_never_answer(proxied_app, postgres_proxy):
     client = proxied_app.test_client()
     _use_pooled_connections(proxied_app)
@@ -505,6 +508,7 @@ def test_it_recovers_when_connections_from_before_a_hang_never_answer(proxied_ap
         assert elapsed < 2.0
 
 
+@pytest.mark.backends("postgresql")
 def test_it_does_not_wait_for_a_check_whose_connection_went_silent(
     database, proxied_app, postgres_proxy
 ):

@@ -9,12 +9,16 @@ from werkzeug.wrappers import Response
 from app.account import bp
 from app.account.forms import PreferencesForm
 from app.extensions import db
-from app.models import UserSession
+from app.models import User, UserSession
 from app.security.sessions import current_session
 from app.services import auth as auth_service
 from app.web import audit, client_info, redirect_for
 
 MAX_SESSIONS_LISTED = 50
+
+
+def _preferences(user: User) -> dict[str, str | None]:
+    return {"display_name": user.display_name, "locale": user.locale, "timezone": user.timezone}
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -26,11 +30,11 @@ def preferences() -> str | Response:
     if request.method == "GET":
         form.locale.data = user.locale or ""
     if form.validate_on_submit():
-        before = {"display_name": user.display_name, "locale": user.locale, "timezone": user.timezone}
+        before = _preferences(user)
         user.display_name = (form.display_name.data or "").strip()
         user.locale = form.locale.data or None
         user.timezone = form.timezone.data or "UTC"
-        after = {"display_name": user.display_name, "locale": user.locale, "timezone": user.timezone}
+        after = _preferences(user)
         audit("account.preferences_changed", target_type="user", target_id=user.id,
               details={"before": before, "after": after})
         db.session.commit()

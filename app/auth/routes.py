@@ -1,6 +1,6 @@
 """Sign in, sign out, change password."""
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
@@ -31,7 +31,7 @@ def login() -> str | Response:
     """Show the sign-in form; sign in."""
     next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
-        return redirect(next_url)
+        return redirect_for(next_url)
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
@@ -71,8 +71,14 @@ def logout() -> Response:
     return redirect_for(url_for("auth.login"))
 
 
+def _user_key() -> str:
+    return f"user:{current_user.id}"
+
+
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
+# The current password is checked here too, so a borrowed session must not guess it freely.
+@limiter.limit(_login_limit, key_func=_user_key, methods=["POST"], scope="password-change")
 def password() -> str | Response:
     """Change your password; every other session ends."""
     form = PasswordChangeForm()

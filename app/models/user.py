@@ -146,6 +146,13 @@ class User(db.Model):
         self.locked_until = None
         self.last_login_at = utcnow()
 
+    def deactivate(self) -> int:
+        """Switch the account off and end its sessions at once; returns how many ended."""
+        from app.models.session import UserSession
+
+        self.is_active = False
+        return UserSession.end_all_for(self.id, "deactivated")
+
     def unlock(self) -> None:
         self.failed_login_count = 0
         self.locked_until = None
