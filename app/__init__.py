@@ -116,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.account import bp as account_bp
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
+    from app.log import bp as log_bp
     from app.main import bp as main_bp
     from app.ops import bp as ops_bp
 
@@ -126,6 +127,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(account_bp, url_prefix="/account")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(log_bp, url_prefix="/log")
 
 
 def _security_headers(app: Flask, response: Response) -> None:
@@ -193,6 +195,10 @@ def _register_hooks(app: Flask) -> None:
     def _no_leftover_transaction(_exc: BaseException | None) -> None:
         # Flask-SQLAlchemy removes the session; nothing else is kept per request.
         return None
+
+    from app.services.markdown import plain_excerpt, render_markdown
+
+    app.jinja_env.globals.update(render_markdown=render_markdown, plain_excerpt=plain_excerpt)
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:

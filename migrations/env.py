@@ -5,6 +5,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.models.base import UTCDateTime
+from app.models.search_index import include_object_for
 
 config = context.config
 
@@ -23,6 +24,7 @@ def _configure_args() -> dict:
         **current_app.extensions["migrate"].configure_args,
         "compare_server_default": True,
         "render_item": _render_item,
+        "include_object": include_object_for(db.engine.dialect.name),
     }
 
 

@@ -59,19 +59,21 @@ def test_it_shows_the_sign_in_form(client):
     assert 'name="password"' in page
 
 
-def test_it_signs_in_and_lands_on_home(client, auth, actors):
+def test_it_signs_in_and_lands_on_the_work_log(client, auth, actors):
     response = auth.login(actors.member)
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
-    page = client.get("/")
+    page = client.get("/", follow_redirects=True)
     assert page.status_code == 200
-    assert "Welcome, Mina Member" in page.get_data(as_text=True)
+    assert page.request.path == "/log"
+    html = page.get_data(as_text=True)
+    assert "Mina Member" in html and "<h1>Work log</h1>" in html
 
 
 def test_it_treats_the_email_case_insensitively(client, auth, actors):
     response = auth.login("  Member@Example.COM ")
     assert response.status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/log").status_code == 200
 
 
 def test_it_opens_a_server_side_session_and_audits_the_sign_in(app, client, auth, actors):
@@ -182,7 +184,7 @@ def test_it_answers_every_failed_sign_in_the_same_way(app, client, failing_sign_
         pages.append(_normalised_failure_page(response, email))
     # Nothing in the page tells an unknown email from a known one, nor why it failed.
     assert all(page == pages[0] for page in pages)
-    assert client.get("/").status_code == 302
+    assert client.get("/log").status_code == 302
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(UserSession.id))) == 0
 
@@ -240,7 +242,7 @@ class TestLockout:
         response = auth.login(actors.member)
         assert response.status_code == 401
         assert FAILED in response.get_data(as_text=True)
-        assert client.get("/").status_code == 302
+        assert client.get("/log").status_code == 302
         assert audit_events(app, "auth.login_failed")[-1].details["reason"] == "locked"
         assert session_count(app, actors.member.email) == 0
 
@@ -372,7 +374,7 @@ def test_it_signs_out_and_audits_it(app, client, auth, actors):
     assert response.status_code == 302
     assert response.headers["Location"] == "/auth/login"
     assert "You have signed out." in client.get("/auth/login").get_data(as_text=True)
-    assert client.get("/").status_code == 302
+    assert client.get("/log").status_code == 302
     [event] = audit_events(app, "auth.logout")
     assert event.actor_id == actors.member.id
     with app.app_context():
@@ -390,7 +392,7 @@ def test_it_signs_out_over_htmx_with_a_client_side_redirect(client, auth, actors
 def test_it_does_not_sign_out_on_get(client, auth, actors):
     auth.login(actors.member)
     assert client.get("/auth/logout").status_code == 405
-    assert client.get("/").status_code == 200
+    assert client.get("/log").status_code == 200
 
 
 # --- changing the password ------------------------------------------------------------
@@ -459,7 +461,7 @@ def test_it_refuses_a_bad_password_change(app, client, auth, actors, fields, mes
     assert message in response.get_data(as_text=True)
     assert load_user(app, actors.member.email).password_hash == before
     assert audit_events(app, "auth.password_changed") == []
-    assert client.get("/").status_code == 200
+    assert client.get("/log").status_code == 200
 
 
 def test_it_rate_limits_guessing_the_current_password(app, client, auth, actors):

@@ -17,8 +17,8 @@ def test_it_signs_in_sees_home_and_signs_out(page, actors):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
 
-    page.wait_for_url(re.compile(r"/$"))
-    assert page.get_by_role("heading", name="Welcome, Mina Member").is_visible()
+    page.wait_for_url(re.compile(r"/log$"))
+    assert page.get_by_role("heading", name="Work log", level=1).is_visible()
 
     page.locator("summary", has_text="Mina Member").click()
     page.get_by_role("button", name="Sign out").click()

@@ -203,7 +203,7 @@ def test_it_recovers_from_a_failed_database_statement(app, failing_routes, clien
     response = client.get("/_test/duplicate")
     assert_clean_page(response, 500, "Something went wrong", "Mina Member")
     assert "IntegrityError" not in response.get_data(as_text=True)
-    assert client.get("/").status_code == 200
+    assert client.get("/log").status_code == 200
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Team.id))) == 2  # the actors' teams
 
@@ -269,7 +269,7 @@ def app_without_database(tmp_path):
     ("headers", "kind"), [({}, "page"), (HTMX, "toast"), (JSON, "json")]
 )
 def test_it_answers_503_cleanly_when_the_database_is_down(app_without_database, headers, kind):
-    response = app_without_database.get("/", headers=headers)
+    response = app_without_database.get("/log", headers=headers)
     text = "The service is temporarily unavailable."
     if kind == "page":
         assert_clean_page(response, 503, "Temporarily unavailable", text)

@@ -34,7 +34,7 @@ def flash_routes(app):
 # --- CSRF ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/auth/login", "/", "/account/sessions"])
+@pytest.mark.parametrize("path", ["/auth/login", "/log", "/account/sessions"])
 def test_it_puts_the_csrf_token_in_a_meta_tag(client, auth, actors, path):
     auth.login(actors.member)
     if path == "/auth/login":
@@ -66,7 +66,7 @@ def test_it_refuses_a_post_without_a_valid_csrf_token(app, client, auth, actors,
     assert "This form has expired or was not sent from Worklog." in page
     assert "<html" in page
     # Nothing happened.
-    assert client.get("/").status_code == 200
+    assert client.get("/log").status_code == 200
 
 
 def test_it_shows_htmx_a_csrf_failure_as_a_retargeted_toast(client, auth, actors):
@@ -78,7 +78,7 @@ def test_it_shows_htmx_a_csrf_failure_as_a_retargeted_toast(client, auth, actors
     page = response.get_data(as_text=True)
     assert "This form has expired or was not sent from Worklog." in page
     assert "<html" not in page
-    assert client.get("/").status_code == 200
+    assert client.get("/log").status_code == 200
 
 
 def test_it_answers_json_clients_a_csrf_failure_in_json(client, actors):

@@ -231,23 +231,23 @@ def _stored(app: Flask, user_id: int) -> User:
 def test_users_language_setting_wins_over_the_browser(app, client, auth, actors) -> None:
     english = {"Accept-Language": "en"}
     assert auth.login(actors.member, headers=english).status_code == 302
-    home = client.get("/", headers=english).get_data(as_text=True)
-    assert _lang(home) == "en" and "Welcome, Mina Member" in home
+    home = client.get("/log", headers=english).get_data(as_text=True)
+    assert _lang(home) == "en" and "<h1>Work log</h1>" in home
 
     _set_preferences(client, actors.member, "ko", "Asia/Seoul", headers=english)
     stored = _stored(app, actors.member.id)
     assert (stored.locale, stored.timezone) == ("ko", "Asia/Seoul")
 
-    home = client.get("/", headers=english).get_data(as_text=True)
+    home = client.get("/log", headers=english).get_data(as_text=True)
     assert _lang(home) == "ko"
-    assert "Mina Member님, 환영합니다" in home
+    assert "<h1>업무 일지</h1>" in home
     assert "로그아웃" in home and "Sign out" not in home
 
     # "Same as my browser" clears the setting: the browser's language applies again.
     _set_preferences(client, actors.member, "", "Asia/Seoul", headers=english)
     assert _stored(app, actors.member.id).locale is None
-    home = client.get("/", headers=english).get_data(as_text=True)
-    assert _lang(home) == "en" and "Welcome, Mina Member" in home
+    home = client.get("/log", headers=english).get_data(as_text=True)
+    assert _lang(home) == "en" and "<h1>Work log</h1>" in home
 
 
 def test_preferences_refuse_an_unknown_locale_or_timezone(app, client, auth, actors) -> None:

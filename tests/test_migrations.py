@@ -14,6 +14,8 @@ from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from flask_migrate import downgrade, upgrade
 
+from app.models.search_index import FTS_TABLE, include_object_for
+
 from app import MIGRATIONS_DIR, create_app
 from app.extensions import db
 from tests.conftest import _base_config, _create_pg_database, _drop_pg_database, _postgres_url
@@ -50,6 +52,7 @@ def _drift() -> list:
     options = dict(current_app.extensions["migrate"].configure_args)
     options.pop("render_as_batch", None)
     options["compare_server_default"] = True
+    options["include_object"] = include_object_for(db.engine.dialect.name)
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts=options)
         return compare_metadata(context, db.metadata)
@@ -61,7 +64,8 @@ def _current_heads() -> set[str]:
 
 
 def _tables() -> set[str]:
-    return set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
+    names = set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
+    return {name for name in names if not name.startswith(FTS_TABLE)}  # SQLite's search index
 
 
 def _db_check(application: Flask):

@@ -21,10 +21,10 @@ def test_it_shows_the_admin_page_to_an_admin(client, auth, actors):
 
 def test_it_links_the_admin_area_for_admins_only(client, auth, actors):
     auth.login(actors.admin)
-    assert 'href="/admin"' in client.get("/").get_data(as_text=True)
+    assert 'href="/admin"' in client.get("/log").get_data(as_text=True)
     auth.logout()
     auth.login(actors.member)
-    assert 'href="/admin"' not in client.get("/").get_data(as_text=True)
+    assert 'href="/admin"' not in client.get("/log").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("who", NOT_ADMINS)

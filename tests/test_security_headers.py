@@ -112,7 +112,7 @@ def test_it_signs_in_over_https_in_production(client, actors):
     assert response.status_code == 302
     cookie = session_cookie(response)
     assert "Secure" in cookie and "HttpOnly" in cookie
-    home = client.get("/", base_url="https://localhost")
+    home = client.get("/log", base_url="https://localhost")
     assert home.status_code == 200
     assert "Strict-Transport-Security" in home.headers
 

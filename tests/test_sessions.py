@@ -59,7 +59,7 @@ def audit_events(app, action: str) -> list[AuditEvent]:
 
 
 def assert_signed_in(client: Client) -> None:
-    response = client.get("/")
+    response = client.get("/log")
     assert response.status_code == 200, response.headers.get("Location")
 
 
@@ -257,7 +257,7 @@ def test_it_signs_you_out_when_you_end_the_session_you_are_using(app, laptop, ac
     response = laptop.post_form(f"/account/sessions/{session_id}/end")
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/auth/login"
-    assert laptop.get("/").status_code == 302
+    assert laptop.get("/log").status_code == 302
 
 
 def test_it_answers_404_for_someone_elses_session_and_leaves_it_alive(app, laptop, phone, actors):

@@ -1,6 +1,7 @@
 """flask demo seed: an idempotent demo organisation."""
 
 import os
+from datetime import date
 from pathlib import Path
 
 import click
@@ -9,9 +10,10 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.models import Role, User
+from app.models import LogEntry, Role, User
 from app.services.accounts import create_user, generate_password, get_or_create_team
 from app.services.audit import record_event
+from app.services.demo_data import seed_entries
 
 demo_cli = AppGroup("demo", help="Demo data for trying Worklog out.")
 
@@ -42,8 +44,12 @@ def seed() -> None:
                      details={"via": "demo seed", "role": role.value})
         created.append((email, role.value, password))
     db.session.commit()
+    entries = _seed_log_entries()
+    if entries:
+        click.echo(f"Added {entries} demo log entries over the past 8 weeks.")
     if not created:
-        click.echo("Demo data already present; nothing to do.")
+        if not entries:
+            click.echo("Demo data already present; nothing to do.")
         return
     lines = [f"  {role:<7} {email:<24} {password}" for email, role, password in created]
     text = "Demo logins (role, email, password):\n" + "\n".join(lines)
@@ -53,3 +59,18 @@ def seed() -> None:
     with open(path, "a") as fh:
         fh.write("\n".join(lines) + "\n")
     os.chmod(path, 0o600)
+
+
+def _seed_log_entries() -> int:
+    """Eight weeks of entries for each demo member and lead who has none yet."""
+    emails = [email for email, _n, role, *_rest in DEMO_USERS if role != Role.ADMIN]
+    users = db.session.scalars(sa.select(User).where(User.email.in_(emails))).all()
+    with_entries = set(db.session.scalars(
+        sa.select(LogEntry.user_id).where(LogEntry.user_id.in_([u.id for u in users])).distinct()
+    ))
+    total = 0
+    for user in users:
+        if user.id not in with_entries:
+            total += seed_entries(user, date.today())
+    db.session.commit()
+    return total

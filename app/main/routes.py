@@ -1,6 +1,6 @@
 """The home page and the language switch."""
 
-from flask import current_app, redirect, render_template, request
+from flask import current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -13,9 +13,9 @@ ONE_YEAR = 365 * 24 * 3600
 
 @bp.get("/")
 @login_required
-def index() -> str:
-    """Where a signed-in user lands."""
-    return render_template("main/index.html", user=current_user)
+def index() -> Response:
+    """Where a signed-in user lands: their work log."""
+    return redirect(url_for("log.index"))
 
 
 @bp.post("/language")

@@ -1,0 +1,102 @@
+"""Streaming exports: rows are written as they are read, so a large log never sits in memory."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Response, stream_with_context
+from flask_babel import gettext as _
+
+from app.extensions import db
+from app.i18n import field_label, impact_label
+from app.models.log import STAR_PARTS, LogEntry
+
+BATCH = 500
+CSV_COLUMNS = ("id", "work_date", "title", *STAR_PARTS, "category", "impact", "tags",
+               "created_at", "updated_at")
+MIME = {"md": "text/markdown", "csv": "text/csv", "json": "application/json"}
+# A spreadsheet would run a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _entries(stmt: sa.Select[Any]) -> Iterator[LogEntry]:
+    stmt = stmt.options(so.selectinload(LogEntry.tag_rows)).execution_options(
+        yield_per=BATCH, stream_results=True
+    )
+    yield from db.session.scalars(stmt)
+
+
+def _as_dict(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "work_date": entry.work_date.isoformat(),
+        "title": entry.title,
+        **{part: getattr(entry, part) for part in STAR_PARTS},
+        "category": entry.category,
+        "impact": entry.impact,
+        "tags": entry.tags,
+        "created_at": entry.created_at.isoformat(),
+        "updated_at": entry.updated_at.isoformat(),
+    }
+
+
+def _safe_cell(value: Any) -> str:
+    text = ", ".join(value) if isinstance(value, list) else ("" if value is None else str(value))
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv(stmt: sa.Select[Any]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for entry in _entries(stmt):
+        data = _as_dict(entry)
+        writer.writerow([_safe_cell(data[c]) for c in CSV_COLUMNS])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _json(stmt: sa.Select[Any]) -> Iterator[str]:
+    yield "["
+    first = True
+    for entry in _entries(stmt):
+        yield ("\n" if first else ",\n") + json.dumps(_as_dict(entry), ensure_ascii=False)
+        first = False
+    yield "\n]\n"
+
+
+def _markdown(stmt: sa.Select[Any]) -> Iterator[str]:
+    # Headings in the reader's language; the STAR section names are the ones the API parses.
+    yield f"# {_('Work log')}\n"
+    for entry in _entries(stmt):
+        meta = [f"{field_label('impact')}: {impact_label(entry.impact)}"]
+        if entry.category:
+            meta.append(f"{field_label('category')}: {entry.category}")
+        if entry.tags:
+            meta.append(f"{field_label('tags')}: " + ", ".join(entry.tags))
+        parts = [f"\n## {entry.work_date.isoformat()} — {entry.title}\n", " · ".join(meta) + "\n"]
+        for part in STAR_PARTS:
+            text = getattr(entry, part)
+            if text:
+                parts.append(f"\n### {field_label(part)}\n\n{text}\n")
+        yield "".join(parts)
+
+
+def export_response(stmt: sa.Select[Any], fmt: str, today: date) -> Response:
+    body = {"md": _markdown, "csv": _csv, "json": _json}[fmt](stmt)
+    response = Response(stream_with_context(body), mimetype=MIME[fmt])
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="worklog-{today.isoformat()}.{fmt}"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

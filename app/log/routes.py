@@ -1,0 +1,288 @@
+"""The work log: list, quick capture, inline edit, trash, history, export."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import abort, flash, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from app.extensions import db
+from app.log import bp
+from app.log.access import get_entry_for
+from app.log.export import export_response
+from app.models import User
+from app.models.log import STAR_PARTS, Impact, LogEntry, LogEntryVersion
+from app.services import log as log_service
+from app.services.heatmap import build_heatmap
+from app.services.history import diff_snapshots
+from app.services.log_query import (
+    LogFilters,
+    activity_by_day,
+    categories_of,
+    entries_select,
+    paginate,
+    year_window,
+)
+from app.web import client_info, redirect_for
+
+FORM_FIELDS = ("work_date", "title", *STAR_PARTS, "category", "impact", "tags")
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def user_today(user: User) -> date:
+    try:
+        return datetime.now(ZoneInfo(user.timezone)).date()
+    except (KeyError, ValueError):
+        return datetime.now(ZoneInfo("UTC")).date()
+
+
+def _htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+
+
+def _wants_fragment(target: str) -> bool:
+    return _htmx() and request.headers.get("HX-Target") == target
+
+
+def _submitted() -> dict[str, Any]:
+    return {name: request.form.get(name, "") for name in FORM_FIELDS}
+
+
+def _audit_args() -> dict[str, Any]:
+    info = client_info()
+    return {"ip": info.ip, "request_id": info.request_id}
+
+
+def _error_messages(errors: dict[str, str]) -> dict[str, str]:
+    messages = {}
+    for name, code in errors.items():
+        kind, _sep, arg = code.partition(":")
+        messages[name] = {
+            "required": _("This field is required."),
+            "max_length": _("At most %(n)s characters.", n=arg),
+            "max_items": _("At most %(n)s tags.", n=arg),
+            "item_max_length": _("Each tag can have at most %(n)s characters.", n=arg),
+            "choice": _("Choose Low, Medium or High."),
+            "date": _("Enter a date as YYYY-MM-DD."),
+        }.get(kind, _("This value is not valid."))
+    return messages
+
+
+def _list_context(user: User, filters: LogFilters) -> dict[str, Any]:
+    stmt = entries_select([user.id], filters, db.engine.dialect.name)
+    return {"filters": filters, "page": paginate(stmt, filters.page), "impacts": list(Impact)}
+
+
+def _page_context(user: User, filters: LogFilters, **extra: Any) -> dict[str, Any]:
+    today = user_today(user)
+    start, end = year_window(today)
+    return {
+        **_list_context(user, filters),
+        "heatmap": build_heatmap(activity_by_day(user.id, start, end), start, end, today),
+        "categories": categories_of(user.id),
+        "today": today,
+        "form_values": {"work_date": today.isoformat(), "impact": Impact.MEDIUM.value},
+        "form_errors": {},
+        **extra,
+    }
+
+
+@bp.get("")
+@login_required
+def index() -> str:
+    """Your log: heatmap, quick capture, filters and the list."""
+    user = _me()
+    filters = LogFilters.from_args(request.args)
+    if _wants_fragment("entry-list"):
+        return render_template("log/_list.html", **_list_context(user, filters))
+    return render_template("log/index.html", **_page_context(user, filters))
+
+
+@bp.post("/entries")
+@login_required
+def create() -> str | Response | tuple[str, int]:
+    """Save a new entry (quick capture or the full form)."""
+    user = _me()
+    data, errors = log_service.validate_entry(request.form, user_today(user))
+    if data is None:
+        values = _submitted()
+        if _htmx():
+            return render_template("log/_capture_form.html", form_values=values,
+                                   form_errors=_error_messages(errors),
+                                   categories=categories_of(user.id), impacts=list(Impact)), 422
+        context = _page_context(user, LogFilters(), form_values=values,
+                                form_errors=_error_messages(errors))
+        return render_template("log/index.html", **context), 422
+    entry = log_service.create_entry(user, data, **_audit_args())
+    db.session.commit()
+    flash(_("Entry saved."), "success")
+    if _htmx():
+        today = user_today(user)
+        response = Response(render_template(
+            "log/_capture_form.html",
+            form_values={"work_date": today.isoformat(), "impact": Impact.MEDIUM.value},
+            form_errors={}, categories=categories_of(user.id), impacts=list(Impact),
+        ))
+        response.headers["HX-Trigger"] = "log-changed"
+        return response
+    return redirect_for(url_for("log.index") + f"#entry-{entry.id}")
+
+
+@bp.get("/entries/<int:entry_id>")
+@login_required
+def detail(entry_id: int) -> str:
+    """One entry, fully rendered. For htmx (e.g. cancelling an edit) just its row."""
+    entry = get_entry_for(_me(), entry_id)
+    if _htmx():
+        return render_template("log/_row.html", entry=entry)
+    return render_template("log/detail.html", entry=entry, can_edit=entry.user_id == current_user.id)
+
+
+@bp.get("/entries/<int:entry_id>/edit")
+@login_required
+def edit(entry_id: int) -> str:
+    """The edit form: inline in the list for htmx, a page otherwise."""
+    user = _me()
+    entry = get_entry_for(user, entry_id, write=True)
+    values = {**entry.snapshot(), "tags": ", ".join(entry.tags)}
+    context = {"entry": entry, "form_values": values, "form_errors": {},
+               "version": entry.version, "categories": categories_of(user.id),
+               "impacts": list(Impact), "inline": _htmx()}
+    if _htmx():
+        return render_template("log/_edit_form.html", **context)
+    return render_template("log/edit.html", **context)
+
+
+@bp.post("/entries/<int:entry_id>")
+@login_required
+def save(entry_id: int) -> str | Response | tuple[str, int]:
+    """Save an edit; a save based on an old version is refused and the text kept."""
+    user = _me()
+    entry = get_entry_for(user, entry_id, write=True)
+    values = _submitted()
+    try:
+        expected = int(request.form.get("version", ""))
+    except ValueError:
+        abort(400)
+    inline = _htmx()
+    context = {"entry": entry, "form_values": values, "version": expected,
+               "categories": categories_of(user.id), "impacts": list(Impact), "inline": inline}
+    template = "log/_edit_form.html" if inline else "log/edit.html"
+    data, errors = log_service.validate_entry(request.form, user_today(user))
+    if data is None:
+        return render_template(template, form_errors=_error_messages(errors), **context), 422
+    try:
+        log_service.update_entry(user, entry, data, expected, **_audit_args())
+        db.session.commit()
+    except log_service.StaleEntryError as stale:
+        db.session.rollback()
+        message = _("This entry was changed elsewhere (it is now at version %(v)d) after you "
+                    "opened it, so your edit was not saved. Your text is still below: copy "
+                    "what you need, then reload the entry and apply it again.",
+                    v=stale.entry.version)
+        return render_template(template, form_errors={}, stale_message=message, **context), 409
+    flash(_("Entry updated."), "success")
+    if inline:
+        return render_template("log/_row.html", entry=entry)
+    return redirect_for(url_for("log.detail", entry_id=entry.id))
+
+
+@bp.post("/entries/<int:entry_id>/delete")
+@login_required
+def delete(entry_id: int) -> str | Response:
+    """Move an entry to the trash, with Undo in the message."""
+    entry = get_entry_for(_me(), entry_id, write=True)
+    log_service.trash_entry(_me(), entry, **_audit_args())
+    db.session.commit()
+    flash({"text": _("“%(title)s” moved to the trash.", title=entry.title),
+           "undo_url": url_for("log.restore", entry_id=entry.id)}, "undo")
+    if _htmx():
+        response = Response("")  # the row disappears
+        response.headers["HX-Trigger"] = "log-entry-deleted"
+        return response
+    return redirect_for(url_for("log.index"))
+
+
+@bp.post("/entries/<int:entry_id>/restore")
+@login_required
+def restore(entry_id: int) -> str | Response:
+    """Take an entry back out of the trash."""
+    entry = get_entry_for(_me(), entry_id, write=True, deleted=True)
+    log_service.restore_entry(_me(), entry, **_audit_args())
+    db.session.commit()
+    flash(_("“%(title)s” restored.", title=entry.title), "success")
+    if _htmx():
+        response = Response("")
+        response.headers["HX-Trigger"] = "log-changed"
+        return response
+    return redirect_for(url_for("log.trash") if request.form.get("from") == "trash"
+                        else url_for("log.index"))
+
+
+@bp.post("/entries/<int:entry_id>/purge")
+@login_required
+def purge(entry_id: int) -> Response:
+    """Delete a trashed entry for good."""
+    entry = get_entry_for(_me(), entry_id, write=True, deleted=True)
+    log_service.purge_entry(_me(), entry, **_audit_args())
+    db.session.commit()
+    flash(_("Entry deleted for good."), "success")
+    if _htmx():
+        return Response("")
+    return redirect_for(url_for("log.trash"))
+
+
+@bp.get("/trash")
+@login_required
+def trash() -> str:
+    """Entries you deleted, newest deletion first."""
+    try:
+        page_no = max(1, min(int(request.args.get("page") or 1), 10_000))
+    except ValueError:
+        page_no = 1
+    stmt = (
+        sa.select(LogEntry)
+        .where(LogEntry.user_id == current_user.id, LogEntry.deleted_at.is_not(None))
+        .order_by(LogEntry.deleted_at.desc(), LogEntry.id.desc())
+    )
+    return render_template("log/trash.html", page=paginate(stmt, page_no))
+
+
+@bp.get("/entries/<int:entry_id>/history")
+@login_required
+def history(entry_id: int) -> str:
+    """Every kept version of an entry, each with what changed after it."""
+    entry = get_entry_for(_me(), entry_id)
+    versions = db.session.scalars(
+        sa.select(LogEntryVersion).where(LogEntryVersion.entry_id == entry.id)
+        .order_by(LogEntryVersion.version.desc())
+    ).all()
+    later = entry.snapshot()
+    rows = []
+    for version in versions:  # newest first: each diff goes from this version to the next
+        rows.append({"version": version, "changes": diff_snapshots(version.data, later)})
+        later = version.data
+    return render_template("log/history.html", entry=entry, rows=rows)
+
+
+@bp.get("/export")
+@login_required
+def export() -> Response:
+    """Your entries as Markdown, CSV or JSON, honouring the list's filters."""
+    fmt = request.args.get("format", "md")
+    if fmt not in ("md", "csv", "json"):
+        abort(400)
+    filters = LogFilters.from_args(request.args)
+    stmt = entries_select([current_user.id], filters, db.engine.dialect.name)
+    return export_response(stmt, fmt, user_today(_me()))

@@ -1,0 +1,192 @@
+"""Work-log use cases: validate, create, edit with versions, trash, restore, purge.
+
+Plain values in, models out; the caller decides how to answer over HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import User
+from app.models.base import utcnow
+from app.models.log import (
+    CATEGORY_MAX,
+    PART_MAX,
+    STAR_PARTS,
+    TAG_MAX,
+    TAGS_MAX,
+    TITLE_MAX,
+    Impact,
+    LogEntry,
+    LogEntryVersion,
+)
+from app.services.audit import record_event
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class StaleEntryError(Exception):
+    """The entry changed since the editor loaded it."""
+
+    def __init__(self, entry: LogEntry) -> None:
+        super().__init__(f"entry {entry.id} is at version {entry.version}")
+        self.entry = entry
+
+
+@dataclass
+class EntryData:
+    work_date: date
+    title: str
+    situation: str = ""
+    task: str = ""
+    action: str = ""
+    result: str = ""
+    category: str | None = None
+    impact: str = Impact.MEDIUM.value
+    tags: list[str] = field(default_factory=list)
+
+
+def clean_text(value: str | None) -> str:
+    """Drop NUL and other control characters (PostgreSQL refuses NUL) and lone surrogates."""
+    if not value:
+        return ""
+    value = value.encode("utf-8", "ignore").decode("utf-8")
+    return _CONTROL.sub("", value).replace("\r\n", "\n")
+
+
+def parse_tags(raw: str | list[str] | None) -> list[str]:
+    items = raw if isinstance(raw, list) else (raw or "").split(",")
+    seen: set[str] = set()
+    tags: list[str] = []
+    for item in items:
+        tag = clean_text(str(item)).strip().lstrip("#").strip()
+        if tag and tag.lower() not in seen:
+            seen.add(tag.lower())
+            tags.append(tag)
+    return tags
+
+
+def validate_entry(values: Mapping[str, object], today: date) -> tuple[EntryData | None, dict[str, str]]:
+    """Check submitted fields; returns the data or a message per invalid field."""
+    errors: dict[str, str] = {}
+    title = clean_text(str(values.get("title") or "")).strip()
+    if not title:
+        errors["title"] = "required"
+    elif len(title) > TITLE_MAX:
+        errors["title"] = f"max_length:{TITLE_MAX}"
+    parts = {}
+    for part in STAR_PARTS:
+        text = clean_text(str(values.get(part) or "")).strip()
+        if len(text) > PART_MAX:
+            errors[part] = f"max_length:{PART_MAX}"
+        parts[part] = text
+    category = clean_text(str(values.get("category") or "")).strip() or None
+    if category and len(category) > CATEGORY_MAX:
+        errors["category"] = f"max_length:{CATEGORY_MAX}"
+    impact = str(values.get("impact") or Impact.MEDIUM.value)
+    impact = {i.value.lower(): i.value for i in Impact}.get(impact.strip().lower(), "")
+    if not impact:
+        errors["impact"] = "choice"
+    raw_tags = values.get("tags")
+    tags = parse_tags(raw_tags if isinstance(raw_tags, list | str) else None)
+    if len(tags) > TAGS_MAX:
+        errors["tags"] = f"max_items:{TAGS_MAX}"
+    elif any(len(t) > TAG_MAX for t in tags):
+        errors["tags"] = f"item_max_length:{TAG_MAX}"
+    work_date = today
+    raw_date = values.get("work_date")
+    if raw_date:
+        try:
+            work_date = raw_date if isinstance(raw_date, date) else date.fromisoformat(str(raw_date))
+        except ValueError:
+            errors["work_date"] = "date"
+    if errors:
+        return None, errors
+    return EntryData(work_date, title, category=category, impact=impact, tags=tags, **parts), {}
+
+
+def _apply(entry: LogEntry, data: EntryData) -> None:
+    entry.work_date = data.work_date
+    entry.title = data.title
+    for part in STAR_PARTS:
+        setattr(entry, part, getattr(data, part))
+    entry.category = data.category
+    entry.impact = data.impact
+    entry.tags = data.tags
+    entry.refresh_search_text()
+
+
+def create_entry(owner: User, data: EntryData, *, ip: str | None = None,
+                 request_id: str | None = None) -> LogEntry:
+    entry = LogEntry(user_id=owner.id)
+    _apply(entry, data)
+    db.session.add(entry)
+    db.session.flush()
+    record_event("log.entry_created", actor=owner, target_type="log_entry", target_id=entry.id,
+                 ip=ip, request_id=request_id)
+    return entry
+
+
+def update_entry(editor: User, entry: LogEntry, data: EntryData, expected_version: int, *,
+                 ip: str | None = None, request_id: str | None = None) -> LogEntry:
+    """Save an edit made from `expected_version`; keeps the previous state as a version.
+
+    The version check is also done in the UPDATE itself, so two concurrent saves from the
+    same starting version cannot both win.
+    """
+    if entry.version != expected_version:
+        raise StaleEntryError(entry)
+    if entry.snapshot() == _snapshot_of(entry, data):
+        return entry  # nothing changed: no new version
+    db.session.add(LogEntryVersion(entry_id=entry.id, version=entry.version,
+                                   data=entry.snapshot(), edited_by_id=editor.id))
+    claimed = db.session.execute(
+        sa.update(LogEntry)
+        .where(LogEntry.id == entry.id, LogEntry.version == expected_version)
+        .values(version=expected_version + 1, updated_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        fresh = db.session.get(LogEntry, entry.id)
+        raise StaleEntryError(fresh or entry)
+    entry.version = expected_version + 1
+    _apply(entry, data)
+    record_event("log.entry_updated", actor=editor, target_type="log_entry", target_id=entry.id,
+                 ip=ip, request_id=request_id, details={"version": entry.version})
+    return entry
+
+
+def _snapshot_of(entry: LogEntry, data: EntryData) -> dict[str, object]:
+    return {
+        "work_date": data.work_date.isoformat(), "title": data.title,
+        **{part: getattr(data, part) for part in STAR_PARTS},
+        "category": data.category, "impact": data.impact, "tags": data.tags,
+    }
+
+
+def trash_entry(actor: User, entry: LogEntry, *, ip: str | None = None,
+                request_id: str | None = None) -> None:
+    entry.deleted_at = utcnow()
+    record_event("log.entry_deleted", actor=actor, target_type="log_entry", target_id=entry.id,
+                 ip=ip, request_id=request_id)
+
+
+def restore_entry(actor: User, entry: LogEntry, *, ip: str | None = None,
+                  request_id: str | None = None) -> None:
+    entry.deleted_at = None
+    record_event("log.entry_restored", actor=actor, target_type="log_entry", target_id=entry.id,
+                 ip=ip, request_id=request_id)
+
+
+def purge_entry(actor: User, entry: LogEntry, *, ip: str | None = None,
+                request_id: str | None = None) -> None:
+    record_event("log.entry_purged", actor=actor, target_type="log_entry", target_id=entry.id,
+                 ip=ip, request_id=request_id, details={"title": entry.title})
+    db.session.delete(entry)

@@ -1,0 +1,189 @@
+"""Reading the work log: filters, Korean-aware substring search, activity counts.
+
+Every function returns a `select()` or plain values built from a constant number of queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.extensions import db
+from app.models.log import Impact, LogEntry, LogEntryTag
+from app.services.log import clean_text
+
+PAGE_SIZE = 30
+MAX_TERMS = 8
+MAX_TERM_LENGTH = 100
+MAX_QUERY_LENGTH = 500
+FTS_MIN_TERM = 3  # the trigram tokenizer indexes runs of three characters
+
+
+@dataclass(frozen=True)
+class LogFilters:
+    q: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    category: str = ""
+    impact: str = ""
+    tag: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Any) -> LogFilters:
+        """Parse query-string arguments; anything unusable is ignored rather than an error."""
+        def as_date(name: str) -> date | None:
+            try:
+                return date.fromisoformat((args.get(name) or "").strip()) if args.get(name) else None
+            except ValueError:
+                return None
+
+        impact = (args.get("impact") or "").strip().capitalize()
+        try:
+            page = max(1, min(int(args.get("page") or 1), 10_000))
+        except ValueError:
+            page = 1
+        return cls(
+            q=clean_text(args.get("q") or "")[:MAX_QUERY_LENGTH].strip(),
+            date_from=as_date("from"),
+            date_to=as_date("to"),
+            category=clean_text(args.get("category") or "").strip()[:80],
+            impact=impact if impact in {i.value for i in Impact} else "",
+            tag=clean_text(args.get("tag") or "").strip().lstrip("#")[:40],
+            page=page,
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.q or self.date_from or self.date_to or self.category or self.impact or self.tag)
+
+    def as_args(self, **changes: Any) -> dict[str, str]:
+        f = replace(self, **changes)
+        args = {
+            "q": f.q,
+            "from": f.date_from.isoformat() if f.date_from else "",
+            "to": f.date_to.isoformat() if f.date_to else "",
+            "category": f.category,
+            "impact": f.impact,
+            "tag": f.tag,
+            "page": str(f.page) if f.page > 1 else "",
+        }
+        return {k: v for k, v in args.items() if v}
+
+    def query_string(self, **changes: Any) -> str:
+        return urlencode(self.as_args(**changes))
+
+
+def search_terms(q: str) -> list[str]:
+    terms = [t[:MAX_TERM_LENGTH].lower() for t in q.split() if t]
+    return list(dict.fromkeys(terms))[:MAX_TERMS]
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _fts_phrase(term: str) -> str:
+    # A double-quoted FTS5 string is matched literally: operators, *, NEAR, ( ) lose meaning.
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _term_condition(term: str, dialect: str) -> sa.ColumnElement[bool]:
+    like = LogEntry.search_text.like(_like_pattern(term), escape="\\")
+    if dialect == "sqlite" and len(term) >= FTS_MIN_TERM:
+        fts = sa.text("SELECT rowid FROM log_entry_fts WHERE log_entry_fts MATCH :m").bindparams(
+            sa.bindparam("m", _fts_phrase(term), unique=True)
+        )
+        return LogEntry.id.in_(fts.columns(sa.column("rowid", sa.Integer)))
+    return like
+
+
+def _rank(terms: list[str]) -> sa.ColumnElement[int]:
+    """Title hits count most, then category and tag hits; ties go to the newest."""
+    title = sa.func.lower(LogEntry.title)
+    category = sa.func.lower(sa.func.coalesce(LogEntry.category, ""))
+    score: sa.ColumnElement[int] = sa.literal(0)
+    for term in terms:
+        pattern = _like_pattern(term)
+        score = score + sa.case((title.like(pattern, escape="\\"), 3), else_=0)
+        score = score + sa.case((category.like(pattern, escape="\\"), 1), else_=0)
+    return score
+
+
+def entries_select(owner_ids: list[int], filters: LogFilters, dialect: str) -> sa.Select[Any]:
+    """Live entries of `owner_ids` matching `filters`, newest (or most relevant) first."""
+    stmt = sa.select(LogEntry).where(LogEntry.user_id.in_(owner_ids), LogEntry.deleted_at.is_(None))
+    if filters.date_from:
+        stmt = stmt.where(LogEntry.work_date >= filters.date_from)
+    if filters.date_to:
+        stmt = stmt.where(LogEntry.work_date <= filters.date_to)
+    if filters.category:
+        stmt = stmt.where(LogEntry.category == filters.category)
+    if filters.impact:
+        stmt = stmt.where(LogEntry.impact == filters.impact)
+    if filters.tag:
+        stmt = stmt.where(
+            LogEntry.id.in_(sa.select(LogEntryTag.entry_id).where(LogEntryTag.tag == filters.tag))
+        )
+    terms = search_terms(filters.q)
+    for term in terms:
+        stmt = stmt.where(_term_condition(term, dialect))
+    order: list[Any] = [LogEntry.work_date.desc(), LogEntry.id.desc()]
+    if terms:
+        order.insert(0, _rank(terms).desc())
+    return stmt.order_by(*order)
+
+
+@dataclass
+class Page:
+    items: list[LogEntry]
+    page: int
+    has_next: bool
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def paginate(stmt: sa.Select[Any], page: int, per_page: int = PAGE_SIZE) -> Page:
+    """One query: fetch one row more than the page to know if there is a next page."""
+    rows = db.session.scalars(
+        stmt.options(so.selectinload(LogEntry.tag_rows))
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)
+    ).all()
+    return Page(list(rows[:per_page]), page, len(rows) > per_page)
+
+
+def activity_by_day(owner_id: int, start: date, end: date) -> dict[date, int]:
+    rows = db.session.execute(
+        sa.select(LogEntry.work_date, sa.func.count())
+        .where(LogEntry.user_id == owner_id, LogEntry.deleted_at.is_(None),
+               LogEntry.work_date.between(start, end))
+        .group_by(LogEntry.work_date)
+    ).all()
+    return {day: count for day, count in rows}
+
+
+def categories_of(owner_id: int, limit: int = 50) -> list[str]:
+    rows = db.session.execute(
+        sa.select(LogEntry.category, sa.func.count().label("n"))
+        .where(LogEntry.user_id == owner_id, LogEntry.category.is_not(None),
+               LogEntry.deleted_at.is_(None))
+        .group_by(LogEntry.category)
+        .order_by(sa.desc("n"), LogEntry.category)
+        .limit(limit)
+    ).all()
+    return [category for category, _n in rows]
+
+
+def year_window(today: date) -> tuple[date, date]:
+    """53 full weeks ending with the week of `today` (weeks start on Monday)."""
+    end = today + timedelta(days=6 - today.weekday())
+    return end - timedelta(days=53 * 7 - 1), end
