@@ -14,10 +14,9 @@ from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from flask_migrate import downgrade, upgrade
 
-from app.models.search_index import FTS_TABLE, include_object_for
-
 from app import MIGRATIONS_DIR, create_app
 from app.extensions import db
+from app.models.search_index import FTS_TABLE, include_object_for
 from tests.conftest import _base_config, _create_pg_database, _drop_pg_database, _postgres_url
 
 HEADS = set(ScriptDirectory(MIGRATIONS_DIR).get_heads())

@@ -11,25 +11,25 @@ from typing import Any
 FTS_TABLE = "log_entry_fts"
 
 SQLITE_CREATE = [
-    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5("
+    "CREATE VIRTUAL TABLE log_entry_fts USING fts5("
     "search_text, content='log_entries', content_rowid='id', tokenize='trigram')",
-    f"CREATE TRIGGER log_entries_fts_insert AFTER INSERT ON log_entries BEGIN "
-    f"INSERT INTO {FTS_TABLE}(rowid, search_text) VALUES (new.id, new.search_text); END",
-    f"CREATE TRIGGER log_entries_fts_delete AFTER DELETE ON log_entries BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text) "
-    f"VALUES ('delete', old.id, old.search_text); END",
-    f"CREATE TRIGGER log_entries_fts_update AFTER UPDATE OF search_text ON log_entries BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text) "
-    f"VALUES ('delete', old.id, old.search_text); "
-    f"INSERT INTO {FTS_TABLE}(rowid, search_text) VALUES (new.id, new.search_text); END",
+    "CREATE TRIGGER log_entries_fts_insert AFTER INSERT ON log_entries BEGIN "
+    "INSERT INTO log_entry_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
+    "CREATE TRIGGER log_entries_fts_delete AFTER DELETE ON log_entries BEGIN "
+    "INSERT INTO log_entry_fts(log_entry_fts, rowid, search_text) "
+    "VALUES ('delete', old.id, old.search_text); END",
+    "CREATE TRIGGER log_entries_fts_update AFTER UPDATE OF search_text ON log_entries BEGIN "
+    "INSERT INTO log_entry_fts(log_entry_fts, rowid, search_text) "
+    "VALUES ('delete', old.id, old.search_text); "
+    "INSERT INTO log_entry_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
     # Index whatever rows already exist.
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",
+    "INSERT INTO log_entry_fts(log_entry_fts) VALUES ('rebuild')",
 ]
 SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS log_entries_fts_update",
     "DROP TRIGGER IF EXISTS log_entries_fts_delete",
     "DROP TRIGGER IF EXISTS log_entries_fts_insert",
-    f"DROP TABLE IF EXISTS {FTS_TABLE}",
+    "DROP TABLE IF EXISTS log_entry_fts",
 ]
 POSTGRES_CREATE = ["CREATE EXTENSION IF NOT EXISTS pg_trgm"]
 
