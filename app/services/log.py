@@ -60,12 +60,17 @@ def clean_text(value: str | None) -> str:
     return _CONTROL.sub("", value).replace("\r\n", "\n")
 
 
+def one_line(value: str | None) -> str:
+    """A single-line field (title, category, tag): any run of whitespace becomes one space."""
+    return " ".join(clean_text(value).split())
+
+
 def parse_tags(raw: str | list[str] | None) -> list[str]:
     items = raw if isinstance(raw, list) else (raw or "").split(",")
     seen: set[str] = set()
     tags: list[str] = []
     for item in items:
-        tag = clean_text(str(item)).strip().lstrip("#").strip()
+        tag = one_line(str(item)).lstrip("#").strip()
         if tag and tag.lower() not in seen:
             seen.add(tag.lower())
             tags.append(tag)
@@ -75,7 +80,7 @@ def parse_tags(raw: str | list[str] | None) -> list[str]:
 def validate_entry(values: Mapping[str, object], today: date) -> tuple[EntryData | None, dict[str, str]]:
     """Check submitted fields; returns the data or a message per invalid field."""
     errors: dict[str, str] = {}
-    title = clean_text(str(values.get("title") or "")).strip()
+    title = one_line(str(values.get("title") or ""))
     if not title:
         errors["title"] = "required"
     elif len(title) > TITLE_MAX:
@@ -86,7 +91,7 @@ def validate_entry(values: Mapping[str, object], today: date) -> tuple[EntryData
         if len(text) > PART_MAX:
             errors[part] = f"max_length:{PART_MAX}"
         parts[part] = text
-    category = clean_text(str(values.get("category") or "")).strip() or None
+    category = one_line(str(values.get("category") or "")) or None
     if category and len(category) > CATEGORY_MAX:
         errors["category"] = f"max_length:{CATEGORY_MAX}"
     impact = str(values.get("impact") or Impact.MEDIUM.value)
@@ -142,10 +147,11 @@ def update_entry(editor: User, entry: LogEntry, data: EntryData, expected_versio
     """
     if entry.version != expected_version:
         raise StaleEntryError(entry)
-    if entry.snapshot() == _snapshot_of(entry, data):
+    previous = entry.snapshot()
+    if previous == _snapshot_of(entry, data):
         return entry  # nothing changed: no new version
-    db.session.add(LogEntryVersion(entry_id=entry.id, version=entry.version,
-                                   data=entry.snapshot(), edited_by_id=editor.id))
+    # Claim the version first: a save that lost the race must see 0 rows here (and answer
+    # "stale"), not trip over the winner's kept version in the unique constraint.
     claimed = db.session.execute(
         sa.update(LogEntry)
         .where(LogEntry.id == entry.id, LogEntry.version == expected_version)
@@ -156,6 +162,8 @@ def update_entry(editor: User, entry: LogEntry, data: EntryData, expected_versio
         db.session.rollback()
         fresh = db.session.get(LogEntry, entry.id)
         raise StaleEntryError(fresh or entry)
+    db.session.add(LogEntryVersion(entry_id=entry.id, version=expected_version,
+                                   data=previous, edited_by_id=editor.id))
     entry.version = expected_version + 1
     _apply(entry, data)
     record_event("log.entry_updated", actor=editor, target_type="log_entry", target_id=entry.id,

@@ -15,7 +15,7 @@ import sqlalchemy.orm as so
 
 from app.extensions import db
 from app.models.log import Impact, LogEntry, LogEntryTag
-from app.services.log import clean_text
+from app.services.log import clean_text, one_line
 
 PAGE_SIZE = 30
 MAX_TERMS = 8
@@ -52,9 +52,9 @@ class LogFilters:
             q=clean_text(args.get("q") or "")[:MAX_QUERY_LENGTH].strip(),
             date_from=as_date("from"),
             date_to=as_date("to"),
-            category=clean_text(args.get("category") or "").strip()[:80],
+            category=one_line(args.get("category"))[:80],
             impact=impact if impact in {i.value for i in Impact} else "",
-            tag=clean_text(args.get("tag") or "").strip().lstrip("#")[:40],
+            tag=one_line(args.get("tag")).lstrip("#").strip()[:40],
             page=page,
         )
 
@@ -105,8 +105,10 @@ def _term_condition(term: str, dialect: str) -> sa.ColumnElement[bool]:
 
 
 def _rank(terms: list[str]) -> sa.ColumnElement[int]:
-    """Title hits count most, then category and tag hits; ties go to the newest."""
-    title = sa.func.lower(LogEntry.title)
+    """Title hits count most, then category hits; ties go to the newest."""
+    # search_text starts with the title lower-cased by Python; the databases' lower() leaves
+    # non-ASCII letters alone (SQLite always, PostgreSQL in the C locale).
+    title = sa.func.substr(LogEntry.search_text, 1, sa.func.length(LogEntry.title))
     category = sa.func.lower(sa.func.coalesce(LogEntry.category, ""))
     score: sa.ColumnElement[int] = sa.literal(0)
     for term in terms:
