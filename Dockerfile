@@ -15,6 +15,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     APP_ENV=production \
+    LOG_FORMAT=json \
     FLASK_APP=wsgi.py \
     WORKLOG_INSTANCE_PATH=/var/lib/worklog
 WORKDIR /app
@@ -38,4 +39,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2).status == 200 else 1)"]
 # Run `flask db upgrade` as a release step (one container) before starting new app containers.
+# gunicorn.conf.py: gthread workers (a streamed AI draft holds a thread, not a worker), sizes from
+# WEB_CONCURRENCY / GUNICORN_THREADS, Prometheus multiprocess files in /tmp (wiped at start),
+# JSON logs on stderr. A read-only root filesystem needs /tmp and /dev/shm writable (tmpfs).
 CMD ["gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"]

@@ -6,8 +6,11 @@ export FLASK_APP := wsgi.py
 
 HOST ?= 127.0.0.1
 PORT ?= 5000
+BENCH_DEFAULT_URL := postgresql://postgres@127.0.0.1:5432/worklog_bench
+BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),$(BENCH_DEFAULT_URL))
 
-.PHONY: setup run test lint translations messages clean help
+.PHONY: setup run test lint translations messages clean help bench loadtest
+SCENARIO ?= quick
 
 help:
 	@echo "make run    set up, seed demo accounts on first start, serve on http://$(HOST):$(PORT)"
@@ -15,6 +18,11 @@ help:
 	@echo "make setup  virtualenv + Python deps, npm assets, translations, database migrations"
 	@echo "make lint   ruff"
 	@echo "make messages  re-extract UI strings into the catalogs (then translate app/translations/ko)"
+	@echo "make bench  seed 1,000 users + 1,000,000 entries into DATABASE_URL, else into the scratch database"
+	@echo "            $(BENCH_DEFAULT_URL) (created if missing); load /log, search,"
+	@echo "            filters, /health and a bare Flask app; print req/s, p50/p95 and ratios (BENCH_ARGS=--help)"
+	@echo "make loadtest SCENARIO=quick|standard|stress [HOST=http://...]  locust against HOST, or a local"
+	@echo "            gunicorn when HOST is not a URL; judged against p95 < 500 ms and errors < 1%"
 
 setup: $(VENV)/.installed static/vendor/.installed translations
 	@$(BIN)/flask db upgrade
@@ -50,7 +58,20 @@ test: setup lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check app tests migrations wsgi.py
+	$(BIN)/ruff check app tests migrations wsgi.py gunicorn.conf.py loadtest
+
+# The database is created if missing; seeding is skipped when the bench data is already there.
+bench: setup
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/run.py $(BENCH_ARGS)
+
+$(VENV)/.loadtest-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[loadtest]'
+	@touch $@
+
+# HOST=http://... loads that server (set LOADTEST_USERS=email:password,...); without a URL a
+# local gunicorn over a seeded scratch database is started and stopped. Reports go to bench-results/.
+loadtest: setup $(VENV)/.loadtest-installed
+	$(BIN)/python loadtest/run.py --scenario $(SCENARIO) $(if $(findstring ://,$(HOST)),--host $(HOST),--serve)
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache

@@ -1,11 +1,22 @@
-"""Gunicorn settings for Worklog. Every value can be overridden with GUNICORN_CMD_ARGS."""
+"""Gunicorn settings for Worklog. Every value can be overridden with GUNICORN_CMD_ARGS.
 
+Environment: BIND (0.0.0.0:8000), WEB_CONCURRENCY (workers), GUNICORN_THREADS (threads per
+worker), GUNICORN_TIMEOUT (seconds), LOG_LEVEL, LOG_FORMAT, PROMETHEUS_MULTIPROC_DIR.
+"""
+
+import json
+import logging
 import multiprocessing
 import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(multiprocessing.cpu_count() * 2 + 1, 8)))
-# Threads let one worker keep serving while another request waits on the database or the LLM.
+# Threads let one worker keep serving while another request waits on the database or the LLM,
+# and a streamed response (the AI draft) holds a thread, not a whole worker.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Above the LLM budget (LLM_TIMEOUT_SECONDS with retries), so the app times out first and
@@ -15,9 +26,83 @@ graceful_timeout = 30
 keepalive = 5
 max_requests = 2000
 max_requests_jitter = 200
-# The app writes its own access line (with request id and user id); gunicorn's would duplicate it.
+# The app writes its own access line (with route, request id and user id, masked, as JSON
+# when LOG_FORMAT=json); gunicorn's would duplicate it, so gunicorn writes none.
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Only trust X-Forwarded-* via the app's ProxyFix (TRUSTED_PROXY_COUNT), not gunicorn's own parsing.
 forwarded_allow_ips = "127.0.0.1"
+# No `gunicornc` control socket: it is one fixed path per user, which several instances on one
+# host would fight over, and nothing here uses it.
+control_socket_disable = True
+# Worker heartbeat files in memory, not on a container's overlay disk.
+_shm = "/dev/shm"  # noqa: S108 - gunicorn's documented choice; files are per-worker and private
+worker_tmp_dir = _shm if os.path.isdir(_shm) else None
+
+
+
+class JsonLogFormatter(logging.Formatter):
+    """gunicorn's own lines (start, worker boot and exit) as JSON objects, like the app's."""
+
+    def format(self, record):
+        entry = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+_production_like = os.environ.get("APP_ENV") in ("staging", "production")
+if os.environ.get("LOG_FORMAT", "json" if _production_like else "console") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": loglevel.upper(), "handlers": ["error_console"]},
+        "formatters": {"json": {"()": JsonLogFormatter}},
+        "handlers": {"error_console": {"class": "logging.StreamHandler", "formatter": "json",
+                                       "stream": "ext://sys.stderr"}},
+        "loggers": {
+            "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"],
+                               "propagate": False, "qualname": "gunicorn.error"},
+            "gunicorn.access": {"level": loglevel.upper(), "handlers": [], "propagate": False,
+                                "qualname": "gunicorn.access"},
+        },
+    }
+
+# --- Prometheus multiprocess mode -------------------------------------------------------
+# Each worker writes its metric values to files here; a scrape answered by any worker adds
+# them up. It must be set before the app (and so prometheus_client) is imported, which
+# happens after this file is read. Without an explicit directory each gunicorn gets its own,
+# so two instances on one host never mix their numbers.
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="worklog-metrics-")
+_metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def on_starting(server):
+    """Start from zero: values left by an earlier run would be added to this one's."""
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+    # Only prometheus_client's own files, should the directory be shared with anything else.
+    for pattern in ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db"):
+        for stale in _metrics_dir.glob(pattern):
+            stale.unlink(missing_ok=True)
+    server.log.info("prometheus multiprocess directory %s (wiped)", _metrics_dir)
+
+
+def child_exit(server, worker):
+    """A worker ended (restart, crash, max_requests): drop its live gauges, keep its counts."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

@@ -17,6 +17,7 @@ from app import db_events  # noqa: F401  (registers SQLite connection settings)
 from app.config import ConfigError, config_for, startup_problems
 from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from app.logging_setup import configure_logging
+from app.metrics import observe_request
 from app.web import request_id
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +66,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["APP_VERSION"] = app_version()
 
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+    from app.sentry import init_sentry
+
+    init_sentry(app.config)
     if app.config["TRUSTED_PROXY_COUNT"] > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -173,9 +177,12 @@ def _register_hooks(app: Flask) -> None:
                 response.get_data(as_text=True)
                 + render_template("_flashes_oob.html", flashes=flashes)
             )
+        seconds = time.perf_counter() - g.get("started_at", time.perf_counter())
+        rule = request.url_rule.rule if request.url_rule else None
+        observe_request(request.method, rule, response.status_code, seconds)
         if request.path.startswith("/static/"):
             return response
-        duration_ms = round((time.perf_counter() - g.get("started_at", time.perf_counter())) * 1000, 1)
+        duration_ms = round(seconds * 1000, 1)
         level = logging.DEBUG if request.blueprint == "ops" else logging.INFO
         access_log.log(
             level,
@@ -184,7 +191,7 @@ def _register_hooks(app: Flask) -> None:
             request.path,
             response.status_code,
             extra={
-                "route": request.url_rule.rule if request.url_rule else None,
+                "route": rule,
                 "status": response.status_code,
                 "duration_ms": duration_ms,
             },

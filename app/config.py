@@ -152,6 +152,10 @@ class BaseConfig:
             "RATELIMIT_HEADERS_ENABLED": True,
             # If Redis is down, limits keep working per process instead of switching off.
             "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+            # A Redis that hangs must not hang every request; a timeout counts as "down".
+            "RATELIMIT_STORAGE_OPTIONS": (
+                {"socket_connect_timeout": 1, "socket_timeout": 1} if redis_url else {}
+            ),
             "RATELIMIT_KEY_PREFIX": "worklog",
             "BABEL_DEFAULT_LOCALE": "en",
             "BABEL_DEFAULT_TIMEZONE": "UTC",

@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db, login_manager
+from app.metrics import count_auth_attempt, count_error, count_rate_limit_exceeded
 from app.web import json_error, request_id, wants_json
 
 log = logging.getLogger("worklog.errors")
@@ -137,6 +138,9 @@ def register_error_handlers(app: Flask) -> None:
             extra={"event": "rate_limit_exceeded", "client_ip": request.remote_addr,
                    "limit": str(error.description), "endpoint": request.endpoint},
         )
+        count_rate_limit_exceeded(request.url_rule.rule if request.url_rule else None)
+        if request.endpoint == "auth.login":
+            count_auth_attempt("rate_limited")
         message = (
             _("Too many requests. Try again in %(seconds)d seconds.", seconds=retry)
             if retry else None
@@ -161,7 +165,9 @@ def register_error_handlers(app: Flask) -> None:
         _recover_session(error)
         log.exception("unhandled_exception", exc_info=error)
         # A database that is down or too slow is temporary; say so rather than "we broke".
-        return error_response(503 if isinstance(error, DATABASE_UNAVAILABLE) else 500)
+        status = 503 if isinstance(error, DATABASE_UNAVAILABLE) else 500
+        count_error(status, error)
+        return error_response(status)
 
     @app.errorhandler(InternalServerError)
     def internal(error: InternalServerError) -> Response:
@@ -169,6 +175,7 @@ def register_error_handlers(app: Flask) -> None:
         _recover_session(original or error)
         if original is not None:
             log.error("unhandled_exception", exc_info=original)
+        count_error(500, original or error)
         return error_response(500)
 
 

@@ -13,6 +13,10 @@ from flask_login import current_user
 TRANSLATIONS_DIR = str(Path(__file__).parent / "translations")
 LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
 ROLE_LABELS = {"member": _l("Member"), "lead": _l("Lead"), "admin": _l("Admin")}
+STATUS_LABELS = {
+    "draft": _l("Draft"), "submitted": _l("Submitted"), "approved": _l("Approved"),
+    "changes_requested": _l("Changes requested"),
+}
 IMPACT_LABELS = {"Low": _l("Low"), "Medium": _l("Medium"), "High": _l("High")}
 FIELD_LABELS = {
     "work_date": _l("Date"), "title": _l("Title"), "situation": _l("Situation"),
@@ -23,6 +27,10 @@ FIELD_LABELS = {
 
 def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
 
 
 def impact_label(impact: str) -> str:
@@ -69,5 +77,6 @@ def init_i18n(app: Flask, babel: Babel) -> None:
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     app.jinja_env.globals["role_label"] = role_label
     app.jinja_env.globals["impact_label"] = impact_label
+    app.jinja_env.globals["status_label"] = status_label
     app.jinja_env.globals["field_label"] = field_label
     app.jinja_env.globals["get_locale"] = get_locale

@@ -11,17 +11,36 @@ from typing import Any
 
 from flask import g, has_request_context, request
 
-# Order matters: tokens and keys before the looser number patterns.
+FILTERED = "[MASKED]"
+
+# Order matters: credentials in URLs, cookies, tokens and keys before the looser patterns.
 _MASKS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer [MASKED]"),
+    # scheme://user:password@host: keep the user, hide the password.
+    (re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@"), r"\1[MASKED]@"),
+    # A whole Cookie / Set-Cookie header value: every cookie in it.
+    (re.compile(r"(?i)\b((?:set-)?cookie\"?\s*[=:]\s*\"?)[^\"\r\n]+"), r"\1[MASKED]"),
+    (re.compile(r"(?i)\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}"), r"\1 [MASKED]"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+"), "[JWT]"),
     (re.compile(r"\b(sk|wl|pk|rk)[-_][A-Za-z0-9_-]{8,}"), r"\1-[MASKED]"),
-    (re.compile(r"(?i)\b(password|passwd|secret|token|api[_-]?key|cookie|session)(\"?\s*[=:]\s*\"?)[^\s\"&,;]+"),
+    (re.compile(r"\b(gh[pousr]_|xox[abpr]-|AKIA)[A-Za-z0-9_-]{8,}"), r"\1[MASKED]"),
+    (re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|session|authorization)"
+                r"(\"?\s*[=:]\s*\"?)(?!(?:Bearer|Basic|Token) )[^\s\"&,;]+"),
      r"\1\2[MASKED]"),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[EMAIL]"),
     (re.compile(r"(?<!\d)(?:\+?82[- ]?)?0?1[016789][- ]?\d{3,4}[- ]?\d{4}(?!\d)"), "[PHONE]"),
     (re.compile(r"(?<!\d)\+?\d{1,3}[- ]\(?\d{2,4}\)?[- ]\d{3,4}[- ]\d{3,4}(?!\d)"), "[PHONE]"),
     (re.compile(r"(?i)\b(?:emp|employee|사번)[ #:_-]*\d{4,10}\b"), "[EMPLOYEE_NO]"),
 ]
+# Keys whose values are secrets whatever they look like (log extras, Sentry event fields).
+_SENSITIVE_KEY = re.compile(
+    r"(?i)(passw|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|cookie|credential|"
+    r"private[_-]?key|dsn|csrf)"
+)
+
+
+def is_sensitive_key(key: str) -> bool:
+    return bool(_SENSITIVE_KEY.search(key))
+
 
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -32,11 +51,13 @@ def mask(text: str) -> str:
     return text
 
 
-def _mask_value(value: Any) -> Any:
+def _mask_value(value: Any, key: str | None = None) -> Any:
+    if key is not None and value is not None and is_sensitive_key(key):
+        return FILTERED
     if isinstance(value, str):
         return mask(value)
     if isinstance(value, dict):
-        return {k: _mask_value(v) for k, v in value.items()}
+        return {k: _mask_value(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_mask_value(v) for v in value]
     return value
@@ -58,6 +79,30 @@ class RequestContextFilter(logging.Filter):
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and v is not None}
+
+
+class RateLimitStorageFilter(logging.Filter):
+    """Names Flask-Limiter's storage messages as events operators can alert on.
+
+    When Redis is unreachable Flask-Limiter switches to per-process memory (limits keep
+    working, but per worker rather than shared) and logs one warning; it logs again when
+    Redis is back.
+    """
+
+    EVENTS = {
+        "Rate limit storage unreachable": ("rate_limit_storage_unavailable", logging.ERROR),
+        "Rate limit storage recovered": ("rate_limit_storage_recovered", logging.WARNING),
+    }
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for prefix, (event, level) in self.EVENTS.items():
+            if message.startswith(prefix):
+                record.event = event
+                record.levelno, record.levelname = level, logging.getLevelName(level)
+                record.msg, record.args = f"{event}: {message}", None
+                record.fallback = "in-memory, per process" if level == logging.ERROR else None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -101,5 +146,8 @@ def configure_logging(level: str, fmt: str) -> None:
     handler._worklog = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(f, RateLimitStorageFilter) for f in limiter_log.filters):
+        limiter_log.addFilter(RateLimitStorageFilter())
     # Werkzeug's own access line duplicates ours.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -49,6 +49,92 @@
     }
   });
 
+  // --- AI drafts, streamed into the editor as they are written ---------------------
+  // The form posts normally without JavaScript; with it, the server's event stream is read
+  // chunk by chunk. On failure the editor gets back exactly what it held before.
+  function parseEvent(raw) {
+    var name = "message", data = "";
+    raw.split("\n").forEach(function (line) {
+      if (line.indexOf("event: ") === 0) name = line.slice(7);
+      else if (line.indexOf("data: ") === 0) data += line.slice(6);
+    });
+    return { name: name, data: data ? JSON.parse(data) : null };
+  }
+
+  async function streamDraft(form) {
+    var editor = document.querySelector(form.dataset.target);
+    var status = document.querySelector(form.dataset.status);
+    var version = document.querySelector(form.dataset.version);
+    var submit = document.querySelector(form.dataset.submit);
+    var button = form.querySelector("button[type=submit]");
+    if (editor.value.trim() && !window.confirm(form.dataset.confirm)) return;
+    var previous = editor.value;
+    var finished = false;
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    editor.setAttribute("aria-busy", "true");
+    status.textContent = status.dataset.writing;
+    editor.value = "";
+    try {
+      var response = await fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        credentials: "same-origin",
+        headers: { "Accept": "text/event-stream, application/json", "X-CSRFToken": csrfToken() },
+      });
+      if (!response.ok) {
+        var problem = null;
+        try { problem = (await response.json()).message; } catch (ignored) { /* not JSON */ }
+        throw new Error(problem || form.dataset.failed);
+      }
+      var reader = response.body.getReader();
+      var decoder = new TextDecoder();
+      var buffer = "";
+      for (;;) {
+        var part = await reader.read();
+        if (part.done) break;
+        buffer += decoder.decode(part.value, { stream: true });
+        var events = buffer.split("\n\n");
+        buffer = events.pop();
+        for (var i = 0; i < events.length; i++) {
+          var event = parseEvent(events[i]);
+          if (event.name === "chunk") {
+            editor.value += event.data;
+            editor.scrollTop = editor.scrollHeight;
+          } else if (event.name === "done") {
+            finished = true;
+            version.value = event.data.version;
+            if (submit) {
+              submit.setAttribute("formaction", submit.dataset.actionTemplate.replace("/0/", "/" + event.data.review_id + "/"));
+              submit.disabled = false;
+            }
+            status.textContent = status.dataset.done;
+            if (window.htmx) window.htmx.trigger(document.body, "review-changed");
+          } else if (event.name === "failed") {
+            throw new Error(event.data.message);
+          }
+        }
+      }
+      if (!finished) throw new Error(form.dataset.failed);
+    } catch (error) {
+      editor.value = previous;
+      status.textContent = "";
+      showMessage(error.message || form.dataset.failed);
+    } finally {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+      editor.removeAttribute("aria-busy");
+    }
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("[data-stream-draft]")) return;
+    if (!window.fetch || !window.ReadableStream || !window.TextDecoder) return;
+    event.preventDefault();
+    streamDraft(form);
+  });
+
   // Dismiss buttons on messages (event delegation, so swapped-in messages work too).
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss]");

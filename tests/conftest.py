@@ -24,7 +24,7 @@ from app.extensions import db, limiter
 from app.models import Role, Team, User
 from app.security.passwords import hash_password
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.llm_server"]
 
 PASSWORD = "correct horse battery staple"
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')

@@ -2,6 +2,7 @@
 
 from flask import Flask
 
+from app.cli.backup import backup_cli
 from app.cli.demo import demo_cli
 from app.cli.users import users_cli
 
@@ -9,3 +10,6 @@ from app.cli.users import users_cli
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(backup_cli)
+    # `flask config check` is a plugin command (pyproject's flask.commands entry point), so it
+    # runs even when the configuration is too broken for the app to start.

@@ -1,12 +1,22 @@
-"""Liveness and readiness: no login, no session, no rate limit, no CSRF."""
+"""Liveness, readiness and metrics: no login, no session, no rate limit, no CSRF."""
 
+import hmac
+import logging
 import threading
+from datetime import timedelta
 
-from flask import Flask, Response, current_app, jsonify
+import sqlalchemy as sa
+from flask import Flask, Response, current_app, jsonify, request
 
+from app import metrics
 from app.extensions import db
+from app.models import User, UserSession
+from app.models.base import utcnow
 from app.ops import bp
 from app.services.health import DatabaseProbe, readiness
+from app.web import json_error
+
+log = logging.getLogger("worklog.metrics")
 
 _PROBE_KEY = "worklog.database_probe"
 _probe_lock = threading.Lock()
@@ -59,4 +69,41 @@ def ready() -> Response:
         body["failing"] = result.failing
     response = jsonify(body)
     response.status_code = 200 if result.ready else 503
+    return _no_store(response)
+
+
+def _active_sessions() -> float | None:
+    """Live sessions of active users, as the session loader would accept them."""
+    cutoff = utcnow() - timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
+    try:
+        return float(db.session.scalar(
+            sa.select(sa.func.count()).select_from(UserSession).join(User)
+            .where(UserSession.ended_at.is_(None), UserSession.last_seen_at >= cutoff, User.is_active)
+        ) or 0)
+    except Exception:  # noqa: BLE001 - a scrape must answer even when the database does not
+        db.session.rollback()
+        log.warning("active_sessions_unavailable", exc_info=True)
+        return None
+    finally:
+        db.session.remove()
+
+
+def _metrics_token_ok() -> bool:
+    expected = current_app.config.get("METRICS_TOKEN")
+    if not expected:
+        return True
+    given = request.headers.get("Authorization", "")
+    scheme, _, token = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    """Prometheus text for every worker of this instance; Bearer METRICS_TOKEN when set."""
+    if not _metrics_token_ok():
+        response = json_error(401, "authentication_required", "A valid metrics token is required.")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    response = Response(metrics.render(_active_sessions), mimetype=None)
+    response.headers["Content-Type"] = metrics.CONTENT_TYPE
     return _no_store(response)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.metrics import count_auth_attempt
 from app.models import User, UserSession
 from app.models.user import normalize_email
 from app.security.passwords import burn_verification_time
@@ -39,6 +41,15 @@ class LoginResult:
 
 
 FAILED = LoginResult(None, None, None)
+log = logging.getLogger("worklog.auth")
+
+
+def _failed(client: ClientInfo, reason: str, user: User | None = None) -> LoginResult:
+    """Count and log a refused sign-in (the email typed is never logged)."""
+    count_auth_attempt(reason if reason in ("locked", "inactive") else "failure")
+    log.warning("auth_failed", extra={"event": "auth_failed", "reason": reason, "client_ip": client.ip,
+                                      "user_id": user.id if user else None})
+    return FAILED
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -53,7 +64,7 @@ def sign_in(email: str, password: str, client: ClientInfo, policy: LockoutPolicy
         burn_verification_time(password)
         record_event("auth.login_failed", details={"reason": "unknown_email"}, **audit)
         db.session.commit()
-        return FAILED
+        return _failed(client, "unknown_email")
     if user.is_locked():
         burn_verification_time(password)
         record_event(
@@ -61,7 +72,7 @@ def sign_in(email: str, password: str, client: ClientInfo, policy: LockoutPolicy
             details={"reason": "locked"}, **audit,
         )
         db.session.commit()
-        return FAILED
+        return _failed(client, "locked", user)
     if not user.check_password(password) or not user.is_active:
         reason = "inactive" if user.is_active is False else "bad_password"
         locked = False
@@ -83,7 +94,7 @@ def sign_in(email: str, password: str, client: ClientInfo, policy: LockoutPolicy
                 **audit,
             )
         db.session.commit()
-        return FAILED
+        return _failed(client, reason, user)
     user.record_successful_login()
     record, token = UserSession.start(user, client.ip, client.user_agent)
     db.session.flush()
@@ -91,6 +102,7 @@ def sign_in(email: str, password: str, client: ClientInfo, policy: LockoutPolicy
         "auth.login_succeeded", actor=user, target_type="session", target_id=record.id, **audit
     )
     db.session.commit()
+    count_auth_attempt("success")
     return LoginResult(user, record, token)
 
 

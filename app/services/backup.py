@@ -1,0 +1,383 @@
+"""Portable backups: every table the models declare, in a file any supported database restores.
+
+Format (version 1): gzip-compressed JSON lines.
+
+    {"format": "worklog-backup", "version": 1, "created_at": ..., "app_version": ...,
+     "schema_revision": ..., "source_dialect": ..., "tables": {"users": {"columns": [...],
+     "rows": N}, ...}}                                   header
+    {"t": "users", "r": [value, ...]}                    one line per row, tables in
+    ...                                                  foreign-key order
+    {"end": true, "rows": N, "sha256": "..."}            trailer
+
+The sha256 covers every byte before the trailer line, so a damaged or cut-off file is refused
+before anything is written. Values are JSON; datetimes, dates and times as ISO 8601,
+binary as base64, decimals as strings, each decoded by its column's type on restore.
+
+Generic over `db.metadata`: a table added by a later model is backed up with no change here.
+Restoring needs the target schema at the backup's migration revision (an empty database is
+first migrated to head); SQLite's search index is filled by its triggers as rows go in, and
+PostgreSQL's id sequences are moved past the restored ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+
+FORMAT = "worklog-backup"
+VERSION = 1
+BATCH = 1000
+
+# Called with (rows just done, total rows) as a backup or restore goes along.
+Progress = Callable[[int, int], None]
+
+
+class BackupError(RuntimeError):
+    """The backup cannot be made or restored; the message says why."""
+
+
+@dataclass
+class BackupSummary:
+    path: Path | None
+    tables: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.tables.values())
+
+
+def default_filename(now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"worklog-backup-{stamp}.jsonl.gz"
+
+
+def _tables(metadata: sa.MetaData) -> list[sa.Table]:
+    """Parents before children, so foreign keys hold while rows go in."""
+    return list(metadata.sorted_tables)
+
+
+def _base_type(column: sa.Column) -> sa.types.TypeEngine:
+    kind = column.type
+    while isinstance(kind, sa.types.TypeDecorator):
+        kind = kind.impl_instance
+    return kind
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _decoder(column: sa.Column) -> Callable[[Any], Any]:
+    kind = _base_type(column)
+    if isinstance(kind, sa.DateTime):
+        # Aware values come back aware (UTCDateTime insists), naive ones naive.
+        return datetime.fromisoformat
+    if isinstance(kind, sa.Date):
+        return date.fromisoformat
+    if isinstance(kind, sa.Time):
+        return time.fromisoformat
+    if isinstance(kind, sa.Interval):
+        return lambda v: timedelta(seconds=v)
+    if isinstance(kind, sa.LargeBinary):
+        return base64.b64decode
+    if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float) and kind.asdecimal:
+        return Decimal
+    return lambda v: v
+
+
+def schema_revision(connection: sa.Connection) -> str | None:
+    heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) or None
+
+
+# --- create ---------------------------------------------------------------------------
+
+
+class _HashingWriter:
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.sha = hashlib.sha256()
+
+    def line(self, obj: Any, *, hashed: bool = True) -> None:
+        data = (json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_encode) + "\n").encode()
+        if hashed:
+            self.sha.update(data)
+        self._raw.write(data)
+
+
+def count_rows(conn: sa.Connection, metadata: sa.MetaData) -> dict[str, int]:
+    return {t.name: conn.scalar(sa.select(sa.func.count()).select_from(t)) or 0 for t in _tables(metadata)}
+
+
+@contextlib.contextmanager
+def _snapshot(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection that sees one consistent state of the database while the backup reads it.
+
+    PostgreSQL: a REPEATABLE READ transaction. SQLite: every transaction here takes the write
+    lock (see db_events), which would stop the app writing for the whole backup, so the file
+    is first copied with SQLite's online backup API (a read, which WAL lets run beside
+    writers) and the copy is read instead.
+    """
+    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+        options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+        with engine.connect().execution_options(**options) as conn:
+            yield conn
+        return
+    import sqlite3
+
+    with tempfile.TemporaryDirectory(prefix="worklog-backup-") as tmp:
+        copy = Path(tmp) / "snapshot.db"
+        source = sqlite3.connect(f"file:{engine.url.database}?mode=ro", uri=True)
+        target = sqlite3.connect(copy)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
+        snapshot = sa.create_engine(f"sqlite:///{copy}", poolclass=sa.pool.NullPool)
+        try:
+            with snapshot.connect() as conn:
+                yield conn
+        finally:
+            snapshot.dispose()
+
+
+def create_backup(engine: sa.Engine, metadata: sa.MetaData, out: IO[bytes], *, app_version: str,
+                  progress: Progress | None = None) -> BackupSummary:
+    """Write a backup of every table in `metadata` to the binary stream `out`."""
+    summary = BackupSummary(path=None)
+    with _snapshot(engine) as conn, gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+        counts = count_rows(conn, metadata)
+        total = sum(counts.values())
+        writer = _HashingWriter(gz)  # type: ignore[arg-type]
+        tables = _tables(metadata)
+        writer.line({
+            "format": FORMAT,
+            "version": VERSION,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "app_version": app_version,
+            "schema_revision": schema_revision(conn),
+            "source_dialect": conn.dialect.name,
+            "tables": {
+                t.name: {"columns": [c.name for c in t.columns], "rows": counts[t.name]} for t in tables
+            },
+        })
+        for table in tables:
+            order = list(table.primary_key.columns) or list(table.columns)
+            result = conn.execution_options(yield_per=BATCH).execute(sa.select(table).order_by(*order))
+            written = 0
+            for row in result:
+                writer.line({"t": table.name, "r": [_encode(v) for v in row]})
+                written += 1
+                if progress and written % 100 == 0:
+                    progress(100, total)
+            if progress:
+                progress(written % 100, total)
+            summary.tables[table.name] = written
+        writer.line({"end": True, "rows": summary.rows, "sha256": writer.sha.hexdigest()}, hashed=False)
+    return summary
+
+
+def write_backup_file(engine: sa.Engine, metadata: sa.MetaData, path: Path, *, app_version: str,
+                      progress: Progress | None = None) -> BackupSummary:
+    """Write to a private temporary file beside `path`, then move it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".worklog-backup-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)  # password hashes and audit data: owner only
+        with os.fdopen(fd, "wb") as fh:
+            summary = create_backup(engine, metadata, fh, app_version=app_version, progress=progress)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    summary.path = path
+    return summary
+
+
+# --- read and verify ------------------------------------------------------------------
+
+
+@dataclass
+class BackupFile:
+    header: dict[str, Any]
+    path: Path
+
+    @property
+    def tables(self) -> dict[str, dict[str, Any]]:
+        return self.header["tables"]
+
+    @property
+    def total_rows(self) -> int:
+        return sum(t["rows"] for t in self.tables.values())
+
+    def rows(self) -> Iterator[tuple[str, list[Any]]]:
+        with gzip.open(self.path, "rb") as fh:
+            next(fh)
+            for raw in fh:
+                item = json.loads(raw)
+                if "end" in item:
+                    return
+                yield item["t"], item["r"]
+
+
+def open_backup(path: Path) -> BackupFile:
+    """Read the header and check the whole file's checksum; raise BackupError if it is damaged."""
+    sha = hashlib.sha256()
+    header: dict[str, Any] | None = None
+    trailer: dict[str, Any] | None = None
+    rows = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            for raw in fh:
+                if trailer is not None:
+                    raise BackupError("The backup has data after its end marker; it is damaged.")
+                item = json.loads(raw)
+                if header is None:
+                    header = item
+                    if item.get("format") != FORMAT:
+                        raise BackupError(f"{path} is not a Worklog backup.")
+                    if item.get("version") != VERSION:
+                        raise BackupError(
+                            f"Backup format version {item.get('version')} is not supported "
+                            f"(this release reads version {VERSION})."
+                        )
+                elif "end" in item:
+                    trailer = item
+                    continue
+                else:
+                    rows += 1
+                sha.update(raw)
+    except (OSError, EOFError, gzip.BadGzipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BackupError(f"The backup {path} cannot be read; it is damaged or cut off ({exc}).") from exc
+    if header is None or trailer is None:
+        raise BackupError(f"The backup {path} is incomplete (no end marker); it was cut off.")
+    if trailer.get("sha256") != sha.hexdigest() or trailer.get("rows") != rows:
+        raise BackupError(f"The backup {path} fails its checksum; it is damaged. Nothing was restored.")
+    return BackupFile(header, path)
+
+
+# --- restore --------------------------------------------------------------------------
+
+
+def non_empty_tables(conn: sa.Connection, metadata: sa.MetaData) -> list[str]:
+    existing = set(sa.inspect(conn).get_table_names())
+    return [
+        t.name for t in _tables(metadata)
+        if t.name in existing and conn.scalar(sa.select(sa.literal(1)).select_from(t).limit(1))
+    ]
+
+
+def _clear(conn: sa.Connection, metadata: sa.MetaData) -> None:
+    tables = _tables(metadata)
+    if conn.dialect.name == "postgresql":
+        names = ", ".join(conn.dialect.identifier_preparer.quote(t.name) for t in tables)
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    else:
+        for table in reversed(tables):
+            conn.execute(table.delete())
+
+
+def _reset_sequences(conn: sa.Connection, metadata: sa.MetaData) -> None:
+    """PostgreSQL hands out ids from sequences that know nothing of the rows just inserted."""
+    quote = conn.dialect.identifier_preparer.quote
+    for table in _tables(metadata):
+        pk = list(table.primary_key.columns)
+        if len(pk) != 1 or not isinstance(_base_type(pk[0]), sa.Integer):
+            continue
+        column = pk[0].name
+        sequence = conn.scalar(sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
+                               {"t": table.name, "c": column})
+        if sequence:
+            conn.execute(sa.text(
+                f"SELECT setval(:s, COALESCE((SELECT MAX({quote(column)}) FROM {quote(table.name)}), 1), "  # noqa: S608
+                f"(SELECT MAX({quote(column)}) FROM {quote(table.name)}) IS NOT NULL)"
+            ), {"s": sequence})
+
+
+def restore_backup(engine: sa.Engine, metadata: sa.MetaData, backup: BackupFile, *, force: bool = False,
+                   progress: Progress | None = None) -> BackupSummary:
+    """Load a verified backup into the database in one transaction (all or nothing)."""
+    summary = BackupSummary(path=backup.path)
+    by_name = {t.name: t for t in _tables(metadata)}
+    unknown = sorted(set(backup.tables) - set(by_name))
+    if unknown:
+        raise BackupError(f"The backup has tables this release does not know: {', '.join(unknown)}.")
+    for name, info in backup.tables.items():
+        mismatch = set(info["columns"]) ^ {c.name for c in by_name[name].columns}
+        if mismatch:
+            raise BackupError(
+                f"Table {name} differs from this release's schema ({', '.join(sorted(mismatch))}); "
+                "restore with the release that made the backup, then upgrade."
+            )
+    with engine.begin() as conn:
+        revision = schema_revision(conn)
+        wanted = backup.header.get("schema_revision")
+        if wanted and revision != wanted:
+            raise BackupError(
+                f"The database is at migration {revision or 'none'} but the backup was made at "
+                f"{wanted}. Run `flask db upgrade` (or use the matching release) first."
+            )
+        filled = non_empty_tables(conn, metadata)
+        if filled and not force:
+            raise BackupError(
+                "The database is not empty (" + ", ".join(filled) + "). Restore into an empty "
+                "database, or pass --force to replace everything in it."
+            )
+        if filled:
+            _clear(conn, metadata)
+        decoders = {
+            name: [_decoder(by_name[name].c[col]) for col in info["columns"]]
+            for name, info in backup.tables.items()
+        }
+        batch: list[dict[str, Any]] = []
+        current: str | None = None
+
+        def flush() -> None:
+            if batch and current is not None:
+                conn.execute(by_name[current].insert(), batch)
+                summary.tables[current] = summary.tables.get(current, 0) + len(batch)
+                if progress:
+                    progress(len(batch), backup.total_rows)
+                batch.clear()
+
+        for name, values in backup.rows():
+            if name != current:
+                flush()
+                current = name
+            columns = backup.tables[name]["columns"]
+            batch.append({
+                col: (None if v is None else decode(v))
+                for col, v, decode in zip(columns, values, decoders[name], strict=True)
+            })
+            if len(batch) >= BATCH:
+                flush()
+        flush()
+        if conn.dialect.name == "postgresql":
+            _reset_sequences(conn, metadata)
+    return summary

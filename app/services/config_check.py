@@ -1,0 +1,242 @@
+"""Checks a configuration for its APP_ENV without starting the app: `flask config check`.
+
+Finds every problem at once (the app itself stops at the first), tries the database and
+Redis, and describes the settings with secrets masked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from app.config import MIN_SECRET_LENGTH, ConfigError, config_for, startup_problems
+
+# PRODUCT.md's configuration contract, in its order, and which of them are secrets.
+SETTINGS = (
+    "APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "LOG_LEVEL", "LOG_FORMAT", "LLM_PROVIDER",
+    "OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL", "LLM_TIMEOUT_SECONDS", "ASK_RATE_LIMIT",
+    "LOGIN_RATE_LIMIT", "CORS_ORIGINS", "METRICS_TOKEN", "SENTRY_DSN", "SLACK_WEBHOOK_URL",
+    "TEAMS_WEBHOOK_URL", "TRUSTED_PROXY_COUNT",
+)
+SECRETS = frozenset({"SECRET_KEY", "OPENAI_API_KEY", "METRICS_TOKEN"})
+URLS_WITH_SECRETS = frozenset({"DATABASE_URL", "REDIS_URL", "SENTRY_DSN", "SLACK_WEBHOOK_URL",
+                               "TEAMS_WEBHOOK_URL", "OPENAI_BASE_URL"})
+# Settings keys for the variables whose names differ.
+_SETTING_KEY = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+_NAMED = re.compile(r"^([A-Z][A-Z0-9_]+) ")
+CONNECT_TIMEOUT = 3
+
+
+@dataclass
+class ConfigReport:
+    app_env: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    checks: dict[str, str] = field(default_factory=dict)
+    invalid: set[str] = field(default_factory=set)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def mask_secret(value: Any) -> str:
+    if value in (None, ""):
+        return "(not set)"
+    return f"****** ({len(str(value))} characters)"
+
+
+def mask_url(url: str | None) -> str:
+    """Keep scheme, host, port and database; hide passwords, keys and webhook paths."""
+    if not url:
+        return "(not set)"
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    user = parts.username
+    if user:
+        host = (f"{user}:******@" if parts.password else "******@") + host
+        if parts.scheme.startswith(("postgres", "redis", "rediss", "sqlite")) and not parts.password:
+            host = f"{user}@" + host.split("@", 1)[1]
+    path = parts.path
+    if "hooks" in host or "webhook" in host or "webhook" in path or "office.com" in host:
+        path = "/******" if path else ""
+    return urlunsplit((parts.scheme, host, path, "", ""))
+
+
+@contextmanager
+def _without(names: set[str]) -> Iterator[None]:
+    saved = {n: os.environ.pop(n) for n in names if n in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def _load(instance_path: str, env_class: Any, report: ConfigReport) -> dict[str, Any] | None:
+    """Load settings, collecting every malformed variable (each is then left at its default)."""
+    broken: set[str] = set()
+    for _ in range(len(SETTINGS) + 20):
+        try:
+            with _without(broken):
+                return env_class.load(instance_path)
+        except ConfigError as exc:
+            report.problems.append(str(exc))
+            match = _NAMED.match(str(exc))
+            if not match or match.group(1) in broken:
+                return None
+            broken.add(match.group(1))
+            report.invalid.add(match.group(1))
+    return None
+
+
+def check_configuration(instance_path: str, *, connect: bool = True,
+                        gunicorn_timeout: float | None = None) -> ConfigReport:
+    raw_env = os.environ.get("APP_ENV") or "development"
+    report = ConfigReport(app_env=raw_env)
+    try:
+        env_class = config_for(raw_env)
+    except ConfigError as exc:
+        report.problems.append(str(exc))
+        env_class = config_for("production")  # check the rest as strictly as possible
+    settings = _load(instance_path, env_class, report)
+    if settings is None:
+        return report
+    report.settings = settings
+    report.problems.extend(startup_problems(settings))
+    _policy(settings, report, gunicorn_timeout)
+    if connect:
+        _check_database(settings, report)
+        _check_redis(settings, report)
+    return report
+
+
+def _policy(settings: Mapping[str, Any], report: ConfigReport, gunicorn_timeout: float | None) -> None:
+    env = settings["APP_ENV"]
+    production_like = env in ("staging", "production")
+    secret = os.environ.get("SECRET_KEY")
+    if env == "development" and secret and len(secret) < MIN_SECRET_LENGTH:
+        report.warnings.append(f"SECRET_KEY is shorter than {MIN_SECRET_LENGTH} characters.")
+    if env == "staging" and settings["DEBUG"]:
+        report.warnings.append("DEBUG is on in staging.")
+    if env == "staging" and "*" in settings["CORS_ORIGINS"]:
+        report.warnings.append("CORS_ORIGINS is '*' in staging; production refuses it.")
+    if settings["LLM_PROVIDER"] == "openai" and not settings.get("OPENAI_API_KEY"):
+        report.problems.append(
+            "LLM_PROVIDER is openai but OPENAI_API_KEY is not set (a local OpenAI-compatible "
+            "server that needs no key still needs some value, e.g. OPENAI_API_KEY=unused)."
+        )
+    dsn = settings.get("SENTRY_DSN")
+    if dsn:
+        parts = urlsplit(dsn)
+        if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname \
+                or not parts.path.strip("/"):
+            report.problems.append("SENTRY_DSN is not a Sentry DSN (https://<key>@<host>/<project>).")
+    for name in ("SLACK_WEBHOOK_URL", "TEAMS_WEBHOOK_URL"):
+        url = settings.get(name)
+        if url and urlsplit(url).scheme not in ("http", "https"):
+            report.problems.append(f"{name} must be an http(s) URL.")
+        elif url and production_like and not url.startswith("https://"):
+            report.warnings.append(f"{name} is not https.")
+    if production_like:
+        if not settings.get("METRICS_TOKEN"):
+            report.warnings.append(
+                "METRICS_TOKEN is not set: /metrics is open to anyone who can reach it. Set it, "
+                "or keep /metrics off the public network."
+            )
+        if not settings.get("REDIS_URL"):
+            report.warnings.append(
+                "REDIS_URL is not set: rate limits are kept per process, so they are not shared "
+                "by several workers or instances."
+            )
+        if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            report.warnings.append("DATABASE_URL is SQLite: fine for one instance, not for several.")
+    try:
+        timeout = gunicorn_timeout or float(os.environ.get("GUNICORN_TIMEOUT") or 120)
+    except ValueError:
+        report.problems.append("GUNICORN_TIMEOUT must be a number of seconds.")
+        timeout = 120.0
+    if settings["LLM_TIMEOUT_SECONDS"] >= timeout:
+        report.problems.append(
+            f"LLM_TIMEOUT_SECONDS ({settings['LLM_TIMEOUT_SECONDS']:g}) must stay below the web "
+            f"server's timeout (GUNICORN_TIMEOUT, {timeout:g} s)."
+        )
+
+
+def _check_database(settings: Mapping[str, Any], report: ConfigReport) -> None:
+    import sqlalchemy as sa
+    from alembic.runtime.migration import MigrationContext
+
+    from app import MIGRATIONS_DIR
+    from app.services.health import script_heads
+
+    url = settings["SQLALCHEMY_DATABASE_URI"]
+    args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT} if url.startswith("postgresql") \
+        else {"timeout": CONNECT_TIMEOUT}
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=args)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    except Exception as exc:  # noqa: BLE001 - any failure means unreachable; say why
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
+        report.problems.append(f"DATABASE_URL is unreachable ({mask_url(url)}): {reason}")
+        report.checks["database"] = "unreachable"
+        return
+    finally:
+        engine.dispose()
+    report.checks["database"] = "ok"
+    if current != script_heads(MIGRATIONS_DIR):
+        report.checks["migrations"] = "pending"
+        report.warnings.append("The database schema is not at the latest migration: run `flask db upgrade`.")
+    else:
+        report.checks["migrations"] = "ok"
+
+
+def _check_redis(settings: Mapping[str, Any], report: ConfigReport) -> None:
+    url = settings.get("REDIS_URL")
+    if not url:
+        report.checks["redis"] = "not configured"
+        return
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT,
+                                      socket_timeout=CONNECT_TIMEOUT)
+        client.ping()
+        client.close()
+    except Exception as exc:  # noqa: BLE001 - unreachable, refused, bad auth: all a problem
+        report.problems.append(f"REDIS_URL is unreachable ({mask_url(url)}): {exc}")
+        report.checks["redis"] = "unreachable"
+        return
+    report.checks["redis"] = "ok"
+
+
+def describe(report: ConfigReport) -> list[tuple[str, str]]:
+    """(name, shown value) for every contract setting, secrets masked."""
+    rows = []
+    for name in SETTINGS:
+        value = report.settings.get(_SETTING_KEY.get(name, name))
+        if name == "APP_ENV":
+            value = report.settings.get("APP_ENV", report.app_env)
+        if name in report.invalid and name not in SECRETS:
+            shown = f"{os.environ.get(name)!r} (invalid)"
+        elif name in SECRETS:
+            shown = mask_secret(value)
+            if name == "SECRET_KEY" and value and not os.environ.get("SECRET_KEY"):
+                shown += ", generated in instance/"
+        elif name in URLS_WITH_SECRETS:
+            shown = mask_url(value)
+        elif isinstance(value, list):
+            shown = ", ".join(value) or "(none)"
+        else:
+            shown = "(not set)" if value in (None, "") else str(value)
+        rows.append((name, shown))
+    return rows
