@@ -198,11 +198,6 @@ def _register_hooks(app: Flask) -> None:
         )
         return response
 
-    @app.teardown_appcontext
-    def _no_leftover_transaction(_exc: BaseException | None) -> None:
-        # Flask-SQLAlchemy removes the session; nothing else is kept per request.
-        return None
-
     from app.services.markdown import plain_excerpt, render_markdown
 
     app.jinja_env.globals.update(render_markdown=render_markdown, plain_excerpt=plain_excerpt)
