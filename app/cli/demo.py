@@ -10,10 +10,14 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.models import LogEntry, Role, User
+from app.models import LogEntry, ReviewComment, Role, User, WeeklyReview
+from app.models.base import utcnow
 from app.services.accounts import create_user, generate_password, get_or_create_team
 from app.services.audit import record_event
 from app.services.demo_data import seed_entries
+from app.services.isoweek import IsoWeek
+from app.services.llm import OfflineLLM, weekly_review_task
+from app.services.reviews import week_entries
 
 demo_cli = AppGroup("demo", help="Demo data for trying Worklog out.")
 
@@ -47,6 +51,9 @@ def seed() -> None:
     entries = _seed_log_entries()
     if entries:
         click.echo(f"Added {entries} demo log entries over the past 8 weeks.")
+    reviews = _seed_reviews()
+    if reviews:
+        click.echo(f"Added {reviews} demo weekly reviews (draft, submitted, approved, changes requested).")
     if not created:
         if not entries:
             click.echo("Demo data already present; nothing to do.")
@@ -74,3 +81,56 @@ def _seed_log_entries() -> int:
             total += seed_entries(user, date.today())
     db.session.commit()
     return total
+
+
+# (email, weeks ago, status, lead's comment): a review in every state for the demo team.
+DEMO_REVIEWS = [
+    ("member@example.com", 3, "approved",
+     "Great week — the payment refactor write-up is exactly what I need."),
+    ("member@example.com", 2, "changes_requested", "Please add the numbers for the latency work."),
+    ("member@example.com", 1, "submitted", None),
+    ("teammate@example.com", 2, "approved", None),
+    ("teammate@example.com", 1, "submitted", None),
+    ("lead@example.com", 1, "draft", None),
+]
+
+
+def _seed_reviews() -> int:
+    """Reviews in several states, drafted by the offline model, for users who have none."""
+    emails = {email for email, *_rest in DEMO_REVIEWS}
+    users = {u.email: u for u in db.session.scalars(sa.select(User).where(User.email.in_(emails)))}
+    lead = users.get("lead@example.com")
+    with_reviews = set(db.session.scalars(
+        sa.select(WeeklyReview.user_id).where(WeeklyReview.user_id.in_([u.id for u in users.values()]))
+    ))
+    llm = OfflineLLM(chunk_delay=0)
+    this_week = IsoWeek.of(date.today())
+    made = 0
+    for email, weeks_ago, status, comment in DEMO_REVIEWS:
+        user = users.get(email)
+        if user is None or user.id in with_reviews:
+            continue
+        week = this_week.shift(-weeks_ago)
+        entries = week_entries(user, week)
+        if not entries:
+            continue
+        body = llm.complete(weekly_review_task(entries, week=str(week), locale=user.locale or "en"),
+                            user_id=user.id)
+        review = WeeklyReview(user_id=user.id, week=str(week), body=body.strip() + "\n",
+                              status=status, version=2, drafted_by_ai=True,
+                              cited_entry_ids=[e.id for e in entries])
+        if status != "draft":
+            review.submitted_at = utcnow()
+        if status in ("approved", "changes_requested") and lead is not None:
+            review.reviewer_id = lead.id
+            review.reviewed_at = utcnow()
+        db.session.add(review)
+        db.session.flush()
+        if comment and lead is not None:
+            db.session.add(ReviewComment(review_id=review.id, author_id=lead.id, kind=status,
+                                         body=comment))
+        record_event("review.created", target_type="weekly_review", target_id=review.id,
+                     details={"via": "demo seed", "status": status})
+        made += 1
+    db.session.commit()
+    return made

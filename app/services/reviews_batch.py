@@ -1,0 +1,105 @@
+"""`flask reviews draft`: draft one week for every active user with entries and no review.
+
+Safe to run twice at once: each user's review is claimed by inserting it (the unique
+(user_id, week) constraint lets exactly one run win) before the model is called.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import LogEntry, User, WeeklyReview
+from app.services.audit import record_event
+from app.services.isoweek import IsoWeek
+from app.services.llm import LLMError, get_llm, weekly_review_task
+from app.services.reviews import week_entries
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    week: str
+    candidates: list[User] = field(default_factory=list)
+    drafted: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)   # a review appeared meanwhile
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def candidates(week: IsoWeek, email: str | None = None) -> list[User]:
+    """Active users with live entries in `week` and no review of it, by email."""
+    has_entries = sa.exists().where(
+        LogEntry.user_id == User.id, LogEntry.deleted_at.is_(None),
+        LogEntry.work_date >= week.start, LogEntry.work_date <= week.end,
+    )
+    has_review = sa.exists().where(WeeklyReview.user_id == User.id, WeeklyReview.week == str(week))
+    stmt = sa.select(User).where(User.is_active, has_entries, ~has_review).order_by(User.email)
+    if email:
+        stmt = stmt.where(User.email == email.strip().lower())
+    return list(db.session.scalars(stmt))
+
+
+def draft_week(week: IsoWeek, *, users: list[User],
+               progress: Callable[[User], None] | None = None) -> BatchResult:
+    result = BatchResult(week=str(week), candidates=users)
+    llm = get_llm(current_app.config)
+    for user in users:
+        email, user_id = user.email, user.id
+        try:
+            review = _claim(user, week)
+            if review is None:
+                result.skipped.append(email)
+                continue
+            entries = week_entries(user, week)
+            given = [e.id for e in entries]
+            task = weekly_review_task(entries, week=str(week), locale=user.locale or "en")
+            try:
+                text = llm.complete(task, user_id=user_id)
+            except LLMError as exc:
+                _release(review.id)
+                result.failed.append((email, f"{exc.outcome}: {exc.code}"))
+                continue
+            review = db.session.get(WeeklyReview, review.id)
+            review.body = text.strip() + "\n"
+            review.cited_entry_ids = given
+            review.version = 2
+            record_event("review.drafted", target_type="weekly_review", target_id=review.id,
+                         details={"week": str(week), "user_id": user_id, "by": "batch"})
+            db.session.commit()
+            result.drafted.append(email)
+        except Exception as exc:  # one user's failure must not stop the others
+            db.session.rollback()
+            log.exception("drafting failed", extra={"user_id": user_id})
+            result.failed.append((email, type(exc).__name__))
+        finally:
+            if progress:
+                progress(user)
+    return result
+
+
+def _claim(user: User, week: IsoWeek) -> WeeklyReview | None:
+    review = WeeklyReview(user_id=user.id, week=str(week), body="", drafted_by_ai=True,
+                          cited_entry_ids=[])
+    db.session.add(review)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    return review
+
+
+def _release(review_id: int) -> None:
+    """Give a claim back after a failed call, so the next run tries this user again."""
+    db.session.rollback()
+    db.session.execute(sa.delete(WeeklyReview).where(WeeklyReview.id == review_id,
+                                                     WeeklyReview.version == 1,
+                                                     WeeklyReview.body == ""))
+    db.session.commit()
