@@ -1,18 +1,46 @@
-"""The admin area. Every view carries admin_required."""
+"""The admin area. Every view carries admin_required (or admin_object_required for ids).
+
+Users, teams, the audit log and LLM usage have modules of their own, imported at the end.
+"""
 
 import sqlalchemy as sa
-from flask import render_template
+from flask import current_app, render_template
 
 from app.admin import bp
 from app.extensions import db
-from app.models import AuditEvent, Team, User, UserSession
+from app.models import AuditEvent, Invite, Team, User, UserSession
+from app.models.base import utcnow
+from app.ops.routes import _database_probe
 from app.security.roles import admin_required
+from app.services.config_check import ConfigReport, describe
+from app.services.health import HEALTHY, Readiness, readiness
+
+# Settings the console shows beside PRODUCT.md's contract ones (none of them secret).
+EXTRA_SETTINGS = ("SESSION_IDLE_DAYS", "LOCKOUT_THRESHOLD", "LOCKOUT_BASE_SECONDS", "LOCKOUT_MAX_SECONDS",
+                  "ADMIN_REAUTH_MINUTES", "INVITE_TTL_HOURS", "MAX_CONTENT_LENGTH", "DEBUG")
+
+
+def _readiness() -> Readiness:
+    """The same checks /ready runs, with the same shared database probe."""
+    cfg = current_app.config
+    # End this request's transaction first: on SQLite every transaction begins IMMEDIATE, and the
+    # probe's own connection would wait for our lock until it timed out.
+    db.session.commit()
+    return readiness(
+        _database_probe(current_app._get_current_object()),  # type: ignore[attr-defined]
+        timeout=cfg["READY_TIMEOUT_SECONDS"],
+        disk_path=current_app.instance_path,
+        min_free_mb=cfg["DISK_FREE_MIN_MB"],
+        llm_provider=cfg["LLM_PROVIDER"],
+        llm_api_key=cfg["OPENAI_API_KEY"],
+    )
 
 
 @bp.get("", strict_slashes=False)
 @admin_required
 def index() -> str:
-    """Counts and the latest audit events."""
+    """Counts, component status and the latest audit events."""
+    now = utcnow()
     counts = db.session.execute(
         sa.select(
             sa.select(sa.func.count(User.id)).where(User.is_active).scalar_subquery(),
@@ -20,6 +48,10 @@ def index() -> str:
             sa.select(sa.func.count(UserSession.id))
             .where(UserSession.ended_at.is_(None))
             .scalar_subquery(),
+            sa.select(sa.func.count(Invite.id))
+            .where(Invite.accepted_at.is_(None), Invite.revoked_at.is_(None), Invite.expires_at > now)
+            .scalar_subquery(),
+            sa.select(sa.func.count(User.id)).where(User.locked_until > now).scalar_subquery(),
         )
     ).one()
     events = db.session.scalars(
@@ -30,5 +62,31 @@ def index() -> str:
         active_users=counts[0],
         teams=counts[1],
         active_sessions=counts[2],
+        pending_invites=counts[3],
+        locked_users=counts[4],
         events=events,
+        status=_readiness(),
+        healthy=HEALTHY,
     )
+
+
+@bp.get("/system")
+@admin_required
+def system() -> str:
+    """Version, environment, component status and the configuration with secrets masked."""
+    cfg = current_app.config
+    report = ConfigReport(app_env=cfg["APP_ENV"], settings=dict(cfg))
+    settings = describe(report)
+    settings += [(name, str(cfg.get(name))) for name in EXTRA_SETTINGS if name in cfg]
+    return render_template(
+        "admin/system.html",
+        version=cfg["APP_VERSION"],
+        environment=cfg["APP_ENV"],
+        status=_readiness(),
+        healthy=HEALTHY,
+        settings=settings,
+        database_backend=db.engine.dialect.name,
+    )
+
+
+from app.admin import audit_log, teams, usage, users  # noqa: E402,F401

@@ -31,6 +31,8 @@ class UserSession(db.Model):
     token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     authenticated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # When the password was last typed again for a guarded admin action (admin console).
+    reauthenticated_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     last_seen_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     ip: so.Mapped[str | None] = so.mapped_column(sa.String(45))
     user_agent: so.Mapped[str | None] = so.mapped_column(sa.String(255))
