@@ -119,10 +119,13 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.account import bp as account_bp
     from app.admin import bp as admin_bp
+    from app.api import bp as api_bp
+    from app.ask import bp as ask_bp
     from app.auth import bp as auth_bp
     from app.log import bp as log_bp
     from app.main import bp as main_bp
     from app.ops import bp as ops_bp
+    from app.reviews import bp as reviews_bp
 
     app.register_blueprint(ops_bp)
     csrf.exempt(ops_bp)
@@ -132,6 +135,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(account_bp, url_prefix="/account")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(log_bp, url_prefix="/log")
+    app.register_blueprint(reviews_bp, url_prefix="/reviews")
+    app.register_blueprint(ask_bp, url_prefix="/ask")
+    app.register_blueprint(api_bp, url_prefix="/api")
 
 
 def _security_headers(app: Flask, response: Response) -> None:

@@ -167,6 +167,17 @@ class BaseConfig:
             "LOCKOUT_MAX_SECONDS": _int("LOCKOUT_MAX_SECONDS", 3600),
             "READY_TIMEOUT_SECONDS": _float("READY_TIMEOUT_SECONDS", 1.5),
             "DISK_FREE_MIN_MB": _int("DISK_FREE_MIN_MB", 100),
+            # Destructive admin actions ask for the password again when the sign-in is older.
+            "ADMIN_REAUTH_MINUTES": _int("ADMIN_REAUTH_MINUTES", 15),
+            "INVITE_TTL_HOURS": _int("INVITE_TTL_HOURS", 72),
+            # Per personal API token, on /api.
+            "API_RATE_LIMIT": _rate_limit("API_RATE_LIMIT", "60/minute;1000/hour"),
+            "API_MAX_BODY_BYTES": _int("API_MAX_BODY_BYTES", 64 * 1024),
+            # "Structure with AI" on the entry form, per user.
+            "STRUCTURE_RATE_LIMIT": _rate_limit("STRUCTURE_RATE_LIMIT", "10/minute;100/hour"),
+            # Ask your log: entries sent to the model per question; how long answers are cached.
+            "ASK_MAX_ENTRIES": _int("ASK_MAX_ENTRIES", 15),
+            "ASK_CACHE_TTL_SECONDS": _int("ASK_CACHE_TTL_SECONDS", 86400),
         }
         return settings
 

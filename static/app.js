@@ -64,8 +64,7 @@
   async function streamDraft(form) {
     var editor = document.querySelector(form.dataset.target);
     var status = document.querySelector(form.dataset.status);
-    var version = document.querySelector(form.dataset.version);
-    var submit = document.querySelector(form.dataset.submit);
+    var versions = document.querySelectorAll(form.dataset.version);
     var button = form.querySelector("button[type=submit]");
     if (editor.value.trim() && !window.confirm(form.dataset.confirm)) return;
     var previous = editor.value;
@@ -103,12 +102,8 @@
             editor.scrollTop = editor.scrollHeight;
           } else if (event.name === "done") {
             finished = true;
-            version.value = event.data.version;
-            if (submit) {
-              submit.setAttribute("formaction", submit.dataset.actionTemplate.replace("/0/", "/" + event.data.review_id + "/"));
-              submit.disabled = false;
-            }
-            status.textContent = status.dataset.done;
+            versions.forEach(function (input) { input.value = event.data.version; });
+            status.textContent = event.data.message || status.dataset.done;
             if (window.htmx) window.htmx.trigger(document.body, "review-changed");
           } else if (event.name === "failed") {
             throw new Error(event.data.message);
@@ -142,5 +137,48 @@
       var box = button.closest(".flash");
       if (box) box.remove();
     }
+  });
+})();
+
+// --- API tokens: copy the token shown once (/account/tokens) -------------------------
+(function () {
+  "use strict";
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy-from]");
+    if (!button) return;
+    var input = document.getElementById(button.getAttribute("data-copy-from"));
+    if (!input) return;
+    input.select();
+    var done = function () { button.textContent = button.getAttribute("data-copied-label") || "Copied"; };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(input.value).then(done, function () {});
+    } else if (document.execCommand && document.execCommand("copy")) {
+      done();
+    }
+  });
+})();
+
+// --- Ask your log: a live character counter (characters, so Korean counts right) ------
+(function () {
+  "use strict";
+  function update(field) {
+    var out = document.querySelector(field.dataset.charCounter);
+    if (!out) return;
+    var max = parseInt(out.dataset.max, 10);
+    var n = Array.from(field.value.replace(/\r\n/g, "\n")).length;
+    out.textContent = out.dataset.template.replace("{n}", n).replace("{max}", max);
+    out.classList.toggle("over", n > max);
+  }
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (field.matches && field.matches("[data-char-counter]")) update(field);
+  });
+  // After an answer arrives, move focus to it so keyboard and screen-reader users find it.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "answer" && target.firstElementChild) target.focus();
   });
 })();

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -11,9 +12,18 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.conftest import service_missing
+from tests.conftest import PASSWORD, service_missing
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def sign_in(page, user, landing: str = r"/log$") -> None:
+    """Sign `user` in through the login form and wait for the page it lands on."""
+    page.goto("/auth/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(landing))
 
 
 def chromium_path() -> str | None:

@@ -4,17 +4,9 @@ import re
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.browser import sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page, user) -> None:
-    page.goto("/auth/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/log$"))
 
 
 def entry_list(page):

@@ -1,12 +1,17 @@
 """Typed SQLAlchemy models, one module per aggregate."""
 
+from app.models.ask import AskQuestion
 from app.models.audit import AuditEvent
+from app.models.invite import Invite
 from app.models.llm import LLMCall
 from app.models.log import Impact, LogEntry, LogEntryTag, LogEntryVersion
+from app.models.review import ReviewComment, ReviewStatus, WeeklyReview
 from app.models.session import UserSession
+from app.models.token import ApiToken
 from app.models.user import Role, Team, User
 
 __all__ = [
-    "AuditEvent", "Impact", "LLMCall", "LogEntry", "LogEntryTag", "LogEntryVersion", "Role", "Team",
-    "User", "UserSession",
+    "ApiToken", "AskQuestion", "AuditEvent", "Impact", "Invite", "LLMCall", "LogEntry", "LogEntryTag",
+    "LogEntryVersion", "ReviewComment", "ReviewStatus", "Role", "Team", "User", "UserSession",
+    "WeeklyReview",
 ]
