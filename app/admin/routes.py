@@ -10,10 +10,10 @@ from app.admin import bp
 from app.extensions import db
 from app.models import AuditEvent, Invite, Team, User, UserSession
 from app.models.base import utcnow
-from app.ops.routes import _database_probe
+from app.ops.routes import current_readiness
 from app.security.roles import admin_required
 from app.services.config_check import ConfigReport, describe
-from app.services.health import HEALTHY, Readiness, readiness
+from app.services.health import HEALTHY, Readiness
 
 # Settings the console shows beside PRODUCT.md's contract ones (none of them secret).
 EXTRA_SETTINGS = ("SESSION_IDLE_DAYS", "LOCKOUT_THRESHOLD", "LOCKOUT_BASE_SECONDS", "LOCKOUT_MAX_SECONDS",
@@ -22,18 +22,10 @@ EXTRA_SETTINGS = ("SESSION_IDLE_DAYS", "LOCKOUT_THRESHOLD", "LOCKOUT_BASE_SECOND
 
 def _readiness() -> Readiness:
     """The same checks /ready runs, with the same shared database probe."""
-    cfg = current_app.config
     # End this request's transaction first: on SQLite every transaction begins IMMEDIATE, and the
     # probe's own connection would wait for our lock until it timed out.
     db.session.commit()
-    return readiness(
-        _database_probe(current_app._get_current_object()),  # type: ignore[attr-defined]
-        timeout=cfg["READY_TIMEOUT_SECONDS"],
-        disk_path=current_app.instance_path,
-        min_free_mb=cfg["DISK_FREE_MIN_MB"],
-        llm_provider=cfg["LLM_PROVIDER"],
-        llm_api_key=cfg["OPENAI_API_KEY"],
-    )
+    return current_readiness()
 
 
 @bp.get("", strict_slashes=False)

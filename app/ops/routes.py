@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import User, UserSession
 from app.models.base import utcnow
 from app.ops import bp
-from app.services.health import DatabaseProbe, readiness
+from app.services.health import DatabaseProbe, Readiness, readiness
 from app.web import json_error
 
 log = logging.getLogger("worklog.metrics")
@@ -34,6 +34,19 @@ def _database_probe(app: Flask) -> DatabaseProbe:
         return probe
 
 
+def current_readiness() -> Readiness:
+    """This instance's readiness, as /ready reports it (the admin console shows it too)."""
+    cfg = current_app.config
+    return readiness(
+        _database_probe(current_app._get_current_object()),  # type: ignore[attr-defined]
+        timeout=cfg["READY_TIMEOUT_SECONDS"],
+        disk_path=current_app.instance_path,
+        min_free_mb=cfg["DISK_FREE_MIN_MB"],
+        llm_provider=cfg["LLM_PROVIDER"],
+        llm_api_key=cfg["OPENAI_API_KEY"],
+    )
+
+
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -51,14 +64,7 @@ def health() -> Response:
 def ready() -> Response:
     """Can this instance serve traffic: database, migrations, LLM config, disk."""
     cfg = current_app.config
-    result = readiness(
-        _database_probe(current_app._get_current_object()),  # type: ignore[attr-defined]
-        timeout=cfg["READY_TIMEOUT_SECONDS"],
-        disk_path=current_app.instance_path,
-        min_free_mb=cfg["DISK_FREE_MIN_MB"],
-        llm_provider=cfg["LLM_PROVIDER"],
-        llm_api_key=cfg["OPENAI_API_KEY"],
-    )
+    result = current_readiness()
     body = {
         "status": "ready" if result.ready else "not_ready",
         "version": cfg["APP_VERSION"],
