@@ -178,6 +178,12 @@ class BaseConfig:
             # Ask your log: entries sent to the model per question; how long answers are cached.
             "ASK_MAX_ENTRIES": _int("ASK_MAX_ENTRIES", 15),
             "ASK_CACHE_TTL_SECONDS": _int("ASK_CACHE_TTL_SECONDS", 86400),
+            # Optional meaning-based retrieval for Ask: off unless an embeddings model is named.
+            # The endpoint defaults to OPENAI_BASE_URL (resolved where it is used) and uses
+            # OPENAI_API_KEY; only the newest candidates of a question's period are compared.
+            "ASK_EMBEDDINGS_MODEL": _env("ASK_EMBEDDINGS_MODEL"),
+            "ASK_EMBEDDINGS_BASE_URL": _env("ASK_EMBEDDINGS_BASE_URL"),
+            "ASK_EMBEDDINGS_MAX_CANDIDATES": _int("ASK_EMBEDDINGS_MAX_CANDIDATES", 2000),
         }
         return settings
 

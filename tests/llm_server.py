@@ -14,12 +14,26 @@ A test module switches the app to it by overriding `config_overrides`:
 Scripted replies are used in order, one per request; after that `responder(request)` answers
 (by default a fixed text). Every request is recorded, with its system/user messages and the
 JSON inside the user message's data block.
+
+It serves embeddings too (`POST /v1/embeddings`), with their own script and record, so chat
+tests are unaffected: deterministic vectors, a hashed bag of words in which a few synonyms
+(ship/launch/release, bug/defect/incident, ...) are one word, so meaning can be found where
+keywords differ.
+
+    llm_server.script_embeddings(Reply.server_error(500))
+    ... settings from llm_server.embeddings_config() ...
+    assert llm_server.embedding_requests[0].inputs == ["what did I launch?"]
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
+import math
+import re
+import struct
 import threading
 import time
 from collections import deque
@@ -112,12 +126,20 @@ class RecordedRequest:
     def streamed(self) -> bool:
         return bool(self.json.get("stream"))
 
+    @property
+    def inputs(self) -> list[str]:
+        """The texts of an embeddings request."""
+        raw = self.json.get("input", [])
+        return [raw] if isinstance(raw, str) else list(raw)
+
 
 class FakeLLMServer:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.embedding_requests: list[RecordedRequest] = []
         self.responder: Callable[[RecordedRequest], Reply] = lambda _request: Reply()
         self._script: deque[Reply] = deque()
+        self._embedding_script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -134,9 +156,31 @@ class FakeLLMServer:
         return {"LLM_PROVIDER": "openai", "OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": self.url,
                 "LLM_MODEL": "test-model", "LLM_TIMEOUT_SECONDS": 5, **extra}
 
+    def embeddings_config(self, **extra: Any) -> dict[str, Any]:
+        """App settings that turn Ask's embeddings on, here (the chat provider is left as it is)."""
+        return {"ASK_EMBEDDINGS_MODEL": "test-embedding", "ASK_EMBEDDINGS_BASE_URL": self.url,
+                "OPENAI_API_KEY": API_KEY, "LLM_TIMEOUT_SECONDS": 5, **extra}
+
     def script(self, *replies: Reply) -> None:
         with self._lock:
             self._script.extend(replies)
+
+    def script_embeddings(self, *replies: Reply) -> None:
+        """Replies for the next embeddings requests (kinds status, raw, hang; others answer normally)."""
+        with self._lock:
+            self._embedding_script.extend(replies)
+
+    def next_embedding_reply(self, request: RecordedRequest) -> Reply:
+        with self._lock:
+            self.embedding_requests.append(request)
+            if self._embedding_script:
+                return self._embedding_script.popleft()
+        return Reply()
+
+    @property
+    def embedded_texts(self) -> list[str]:
+        """Every text sent to be embedded, in order."""
+        return [text for request in self.embedding_requests for text in request.inputs]
 
     def next_reply(self, request: RecordedRequest) -> Reply:
         with self._lock:
@@ -174,13 +218,28 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 payload = {}
             request = RecordedRequest(self.path, {k.lower(): v for k, v in self.headers.items()},
                                       payload)
-            if self.path.rstrip("/") != "/v1/chat/completions":
+            path = self.path.rstrip("/")
+            if path == "/v1/embeddings":
+                reply = server.next_embedding_reply(request)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._answer_embeddings(reply, request)
+                return
+            if path != "/v1/chat/completions":
                 self._send(404, json.dumps({"error": {"message": "not found"}}))
                 return
             reply = server.next_reply(request)
             # The client may have given up already (a timeout test); nothing more to say then.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self._answer(reply, request)
+
+        def _answer_embeddings(self, reply: Reply, request: RecordedRequest) -> None:
+            if reply.kind == "hang":
+                server.wait(reply.hang_seconds)
+                return
+            if reply.kind in ("status", "raw"):
+                self._send(reply.status, reply.body or "", reply.headers, reply.content_type)
+                return
+            self._send(200, json.dumps(_embeddings(reply, request)), reply.headers)
 
         def _answer(self, reply: Reply, request: RecordedRequest) -> None:
             kind = reply.kind
@@ -276,6 +335,56 @@ def _completion(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
     }
     if reply.usage is not None:
         body["usage"] = _usage(reply.usage)
+    return body
+
+
+# -- embeddings: a hashed bag of words, with synonyms folded into one word ------------------
+
+EMBEDDING_DIMS = 256
+_SYNONYMS = {
+    "ship": "ship shipped shipping ships launch launched launches launching release released releases "
+            "rollout rolled",
+    "bug": "bug bugs defect defects incident incidents outage outages regression",
+    "fix": "fix fixed fixes resolve resolved repair repaired patch patched",
+    "speed": "fast faster speed latency slow slower performance",
+    "hire": "hire hired hiring interview interviewed interviews candidate candidates recruiting",
+    "teach": "mentor mentored mentoring coach coached coaching teach taught",
+}
+_CANONICAL = {word: key for key, words in _SYNONYMS.items() for word in words.split()}
+_EMBED_STOP = frozenset("""
+a an the i me my we our you your what which who when where how why did do does done was were is are
+be been to of in on for with and or at by from it this that about have has had tags
+""".split())  # noqa: SIM905
+
+
+def embedding_words(text: str) -> list[str]:
+    words = re.findall(r"[a-z0-9]+|[\uac00-\ud7a3]+", text.lower())
+    return [_CANONICAL.get(w, w) for w in words if w not in _EMBED_STOP]
+
+
+def embed_text(text: str) -> list[float]:
+    """The test server's vector for `text`: unit length, or all zeros for no words."""
+    vector = [0.0] * EMBEDDING_DIMS
+    for word in embedding_words(text):
+        digest = hashlib.sha256(word.encode()).digest()
+        vector[int.from_bytes(digest[:4], "big") % EMBEDDING_DIMS] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(x * x for x in vector))
+    return [x / norm for x in vector] if norm else vector
+
+
+def _embeddings(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
+    as_base64 = request.json.get("encoding_format") == "base64"
+    data = []
+    for i, text in enumerate(request.inputs):
+        vector = embed_text(text)
+        value: Any = (base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+                      if as_base64 else vector)
+        data.append({"object": "embedding", "index": i, "embedding": value})
+    body: dict[str, Any] = {"object": "list", "data": data,
+                            "model": request.json.get("model", "test-embedding")}
+    if reply.usage is not None:
+        tokens = sum(len(embedding_words(text)) for text in request.inputs)
+        body["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
     return body
 
 

@@ -133,6 +133,8 @@ def _policy(settings: Mapping[str, Any], report: ConfigReport, gunicorn_timeout:
             "LLM_PROVIDER is openai but OPENAI_API_KEY is not set (a local OpenAI-compatible "
             "server that needs no key still needs some value, e.g. OPENAI_API_KEY=unused)."
         )
+    if settings.get("ASK_EMBEDDINGS_MODEL"):
+        _embeddings_policy(settings, report)
     dsn = settings.get("SENTRY_DSN")
     if dsn:
         parts = urlsplit(dsn)
@@ -168,6 +170,21 @@ def _policy(settings: Mapping[str, Any], report: ConfigReport, gunicorn_timeout:
             f"LLM_TIMEOUT_SECONDS ({settings['LLM_TIMEOUT_SECONDS']:g}) must stay below the web "
             f"server's timeout (GUNICORN_TIMEOUT, {timeout:g} s)."
         )
+
+
+def _embeddings_policy(settings: Mapping[str, Any], report: ConfigReport) -> None:
+    """Ask's embeddings are on: they need a key, and an endpoint that is an http(s) URL."""
+    if not settings.get("OPENAI_API_KEY"):
+        report.problems.append(
+            "ASK_EMBEDDINGS_MODEL is set but OPENAI_API_KEY is not: every question would fall back "
+            "to keyword search (a server that needs no key still needs some value)."
+        )
+    url = settings.get("ASK_EMBEDDINGS_BASE_URL") or settings.get("OPENAI_BASE_URL")
+    if url and urlsplit(url).scheme not in ("http", "https"):
+        name = "ASK_EMBEDDINGS_BASE_URL" if settings.get("ASK_EMBEDDINGS_BASE_URL") else "OPENAI_BASE_URL"
+        report.problems.append(f"{name} must be an http(s) URL for ASK_EMBEDDINGS_MODEL.")
+    if settings.get("ASK_EMBEDDINGS_MAX_CANDIDATES", 1) < 1:
+        report.problems.append("ASK_EMBEDDINGS_MAX_CANDIDATES must be at least 1.")
 
 
 def _check_database(settings: Mapping[str, Any], report: ConfigReport) -> None:
