@@ -2,7 +2,7 @@
 
 Revision ID: e4a7c2d95b18
 Revises: d2f6b1c08e37
-Create Date: 2026-11-24 10:00:00
+Create Date: 2026-11-23 18:00:00
 
 """
 from alembic import op
