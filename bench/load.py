@@ -23,7 +23,7 @@ import socket
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
@@ -34,6 +34,8 @@ MAX_DURATION = 120.0
 MAX_CONNECTIONS = 64
 SEARCH_TERM = "결제"  # in about 1 entry in 12 (the payment template of app/services/demo_data.py)
 SEARCH_TERM_LONG = "결제모듈"
+_last = (datetime.now(UTC) - timedelta(days=7)).isocalendar()
+LAST_WEEK = f"{_last.year}-W{_last.week:02d}"  # the seed spreads entries over recent weekdays
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ SCENARIOS = [
     Scenario("search-long", "app", "/log?q=" + quote(SEARCH_TERM_LONG), True, 'id="entry-list"'),
     Scenario("filtered", "app", "/log?" + urlencode({"impact": "High", "category": SEARCH_TERM}),
              True, 'id="entry-list"'),
+    # Twelve weeks with their entry counts and review states; last week's entries beside its review.
+    Scenario("reviews", "app", "/reviews", True, 'class="weeks-table"'),
+    Scenario("review-week", "app", "/reviews/" + LAST_WEEK, True, 'id="week-entries-heading"'),
 ]
 
 

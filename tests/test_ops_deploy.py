@@ -11,6 +11,7 @@ import subprocess
 import pytest
 import yaml
 
+from tests.conftest import service_missing
 from tests.ops_support import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -88,9 +89,9 @@ def test_prometheus_scrapes_the_app_metrics():
     assert job["static_configs"][0]["targets"] == ["app:8000"]
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None,
-                    reason="promtool is not installed (Debian package `prometheus`); optional check")
 def test_promtool_accepts_the_prometheus_config_and_alerts():
+    if shutil.which("promtool") is None:
+        service_missing("promtool is not installed (Debian package `prometheus`)")
     for args in (["check", "config", "deploy/prometheus/prometheus.yml"],
                  ["check", "rules", "deploy/prometheus/alerts.yml"]):
         result = subprocess.run(["promtool", *args], cwd=ROOT, capture_output=True, text=True)  # noqa: S603,S607
