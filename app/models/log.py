@@ -61,9 +61,10 @@ class LogEntry(db.Model):
         sa.Index("ix_log_entries_user_live_date", "user_id", "deleted_at", "work_date", "id"),
         sa.Index("ix_log_entries_user_category", "user_id", "category"),
         sa.Index("ix_log_entries_user_impact", "user_id", "impact"),
-        # Substring search on PostgreSQL (pg_trgm); SQLite uses the FTS5 trigram table instead.
+        # Substring search on PostgreSQL: pg_trgm, with user_id beside it (btree_gin) so a search
+        # reads only the searcher's matches. SQLite uses the FTS5 trigram table instead.
         sa.Index(
-            "ix_log_entries_search_trgm", "search_text",
+            "ix_log_entries_user_search_trgm", "user_id", "search_text",
             postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"},
         ).ddl_if(dialect="postgresql"),
     )

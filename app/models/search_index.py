@@ -1,8 +1,9 @@
 """Database objects for substring search that live outside the ORM models.
 
 SQLite gets an FTS5 table with the trigram tokenizer, kept in step with
-log_entries.search_text by triggers; PostgreSQL gets a pg_trgm GIN index, declared
-on the model. Alembic must not mistake the FTS table (and its shadow tables) for drift.
+log_entries.search_text by triggers; PostgreSQL gets a (user_id, search_text) GIN index
+(pg_trgm + btree_gin), declared on the model. Alembic must not mistake the FTS table (and
+its shadow tables) for drift.
 """
 
 from collections.abc import Callable
@@ -34,7 +35,7 @@ SQLITE_DROP = [
 POSTGRES_CREATE = ["CREATE EXTENSION IF NOT EXISTS pg_trgm"]
 
 
-POSTGRES_ONLY_INDEXES = {"ix_log_entries_search_trgm"}
+POSTGRES_ONLY_INDEXES = {"ix_log_entries_search_trgm", "ix_log_entries_user_search_trgm"}
 IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]
 
 
