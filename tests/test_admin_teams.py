@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.extensions import db
-from app.models import Role, Team
+from app.models import Role, Team, User
+from app.services.admin import create_invite
 from tests.conftest import Actors, make_user
 from tests.log_support import audit_events, count_statements
 from tests.test_admin_access import backdate_sign_in, signed_in, team_id
@@ -55,6 +56,24 @@ def test_a_team_with_people_in_it_is_not_deleted(app: Flask, actors: Actors) -> 
     assert "Only an empty team can be deleted" in page
     assert "Growth" in team_names(app)
     assert load_user(app, actors.outsider.id).team_id == team_id(app, "Growth")
+
+
+def test_a_team_with_a_pending_invite_is_not_deleted_until_it_is_revoked(app: Flask, actors: Actors) -> None:
+    admin = signed_in(app, actors.admin)
+    admin.post_form("/admin/teams", {"name": "Platform"})
+    platform = team_id(app, "Platform")
+    with app.app_context():
+        invite, _token = create_invite("new@example.com", None, "member", db.session.get(Team, platform),
+                                       db.session.get(User, actors.admin.id), ttl_hours=72)
+        db.session.commit()
+        invite_id = invite.id
+    page = flashes(admin, admin.post_form(f"/admin/teams/{platform}/delete"))
+    assert "revoke its pending invites first" in page
+    assert "Platform" in team_names(app)
+
+    assert admin.post_form(f"/admin/invites/{invite_id}/revoke").status_code == 302
+    assert admin.post_form(f"/admin/teams/{platform}/delete").status_code == 302
+    assert "Platform" not in team_names(app)
 
 
 def test_deleting_a_team_needs_a_recent_sign_in(app: Flask, actors: Actors) -> None:

@@ -300,13 +300,17 @@ def rename_team(team: Team, name: str) -> None:
 
 
 def delete_team(team: Team) -> None:
-    """Delete the team only if nobody is in it, checked in the same statement (no race)."""
+    """Delete the team only if nobody is in it and no live invite would join it, checked in the
+    same statement (no race)."""
+    invited = sa.exists().where(Invite.team_id == Team.id, Invite.accepted_at.is_(None),
+                                Invite.revoked_at.is_(None), Invite.expires_at > utcnow())
     result = db.session.execute(
-        sa.delete(Team).where(Team.id == team.id, ~sa.exists().where(User.team_id == Team.id)),
+        sa.delete(Team).where(Team.id == team.id, ~sa.exists().where(User.team_id == Team.id), ~invited),
         execution_options={"synchronize_session": False},
     )
     if (result.rowcount or 0) != 1:
-        raise AdminRuleError(_("Only an empty team can be deleted. Move its members first."))
+        raise AdminRuleError(_("Only an empty team can be deleted. Move its members and revoke its "
+                               "pending invites first."))
     db.session.expunge(team)
 
 
