@@ -12,6 +12,7 @@ from typing import Any
 from dotenv import load_dotenv
 from flask import Flask, Response, g, render_template, request, session
 from flask_login import AnonymousUserMixin
+from werkzeug.routing import IntegerConverter, Map
 
 from app import db_events  # noqa: F401  (registers SQLite connection settings)
 from app.config import ConfigError, config_for, startup_problems
@@ -19,6 +20,8 @@ from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrat
 from app.logging_setup import configure_logging
 from app.metrics import observe_request
 from app.web import request_id
+
+ID_MAX = 2**31 - 1  # the id columns are 32-bit INTEGER on PostgreSQL
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = str(PROJECT_ROOT / "migrations")
@@ -45,6 +48,14 @@ class Anonymous(AnonymousUserMixin):
         return False
 
 
+class IdConverter(IntegerConverter):
+    """`<int:…>` with an upper bound of the id columns (32-bit INTEGER on PostgreSQL)."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,  # werkzeug's parameter names
+                 max: int | None = ID_MAX, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and `.env`); `test_config` overrides settings."""
     load_dotenv(PROJECT_ROOT / ".env", override=False)
@@ -55,6 +66,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    # Every <int:id> in a URL fits the id columns: a larger one is a 404 from routing, not a
+    # database overflow (SQLite raises on integers past 64 bits).
+    app.url_map.converters["int"] = IdConverter
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app_env = (test_config or {}).get("APP_ENV") or os.environ.get("APP_ENV")
     settings = config_for(app_env).load(app.instance_path)

@@ -73,6 +73,15 @@ def test_it_filters_by_role_team_and_status(app: Flask, actors: Actors) -> None:
     assert "member@example.com" in html and "teammate@example.com" not in html
 
 
+@pytest.mark.parametrize("team", ["%C2%B2", "99999999999999999999", "-1", "x"])
+def test_a_strange_team_filter_is_ignored(app: Flask, actors: Actors, team: str) -> None:
+    admin = signed_in(app, actors.admin)
+    response = admin.get(f"/admin/users?team={team}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "member@example.com" in html and "outsider@example.com" in html
+
+
 def _users(app: Flask, count: int) -> None:
     with app.app_context():
         team = db.session.scalar(sa.select(sa.text("id")).select_from(sa.table("teams")).limit(1))

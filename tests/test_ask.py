@@ -164,6 +164,27 @@ def test_it_reads_dates_in_the_question(app: Flask, client: Client, auth: AuthAc
     assert linked(body) == [october]
 
 
+@pytest.mark.parametrize("question", ["payments in 0000-01", "payments jan 0000", "0000년 1월 결제",
+                                      "payments in 9999-12", "payments 0000-W01", "payments 0000-00-00"])
+def test_dates_no_calendar_has_are_not_dates(client: Client, auth: AuthActions, actors: Actors,
+                                             question: str) -> None:
+    make_entry(client.application, actors.member, "Payments: card vault 결제", work_date=date(2026, 10, 3))
+    auth.login(actors.member)
+    response = ask(client, question)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "card vault" in body or "I found nothing in the entries you can see" in body
+
+
+@pytest.mark.parametrize("answer", ["%C2%B2", "99999999999999999999", "9" * 5000, "-1", "x"])
+def test_a_strange_answer_id_shows_the_page(client: Client, auth: AuthActions, actors: Actors,
+                                            answer: str) -> None:
+    auth.login(actors.member)
+    response = client.get(f"/ask?a={answer}")
+    assert response.status_code == 200
+    assert 'name="question"' in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("question", ["a" * 501, "가" * 501])
 def test_an_over_long_question_is_refused_before_any_work(app: Flask, client: Client, auth: AuthActions,
                                                           actors: Actors, week: list[int],

@@ -84,10 +84,27 @@ def test_week_page_shows_only_own_entries_of_that_week(app, client, auth, actors
     assert "Week before" not in page and "Teammate entry" not in page
 
 
-@pytest.mark.parametrize("week", ["2026-W54", "2026-47", "W47", "2026-W7", "x" * 50, "2026-W00"])
+@pytest.mark.parametrize("week", ["2026-W54", "2026-47", "W47", "2026-W7", "x" * 50, "2026-W00",
+                                  "9999-W52", "0001-W01", "0000-W01"])
 def test_a_week_that_is_not_an_iso_week_is_404(client, auth, actors, week):
     auth.login(actors.member)
     assert client.get(f"/reviews/{week}").status_code == 404
+
+
+@pytest.mark.parametrize("url", ["/reviews?page=9000", "/reviews?page=99999999999999999999",
+                                 "/reviews?page=-3", "/reviews?page=x"])
+def test_any_page_number_answers_a_page(client, auth, actors, url):
+    auth.login(actors.member)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert 'class="weeks-table"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/reviews/r/99999999999999999999", "/reviews/r/2147483648",
+                                  "/log/entries/99999999999999999999", "/log/entries/2147483648/history"])
+def test_ids_too_large_to_exist_are_404(client, auth, actors, path):
+    auth.login(actors.member)
+    assert client.get(path).status_code == 404
 
 
 def test_stale_save_is_refused_and_the_text_kept(app, client, auth, actors):

@@ -189,6 +189,26 @@ def test_batch_exits_non_zero_on_failure_and_a_later_run_retries(app, runner, ac
     assert reviews(app) == [(actors.member.id, WEEK, "draft")]
 
 
+def test_batch_never_overwrites_what_the_author_saved_while_the_model_wrote(app, runner, actors, llm_server):
+    make_week(app, actors.member)
+
+    def author_saves_meanwhile(_request):
+        # The author opens the week, finds the batch's empty draft, writes and saves, all while
+        # the model is still writing (this runs in the test server's thread, mid-call).
+        with app.app_context():
+            db.session.execute(sa.update(WeeklyReview).where(WeeklyReview.user_id == actors.member.id)
+                               .values(body="My own words.\n", version=2))
+            db.session.commit()
+        return Reply.normal("The AI's draft.")
+
+    llm_server.responder = author_saves_meanwhile
+    result = runner.invoke(args=["reviews", "draft", "--week", WEEK])
+    assert result.exit_code == 0, result.output
+    assert "0 drafted, 1 skipped" in result.output
+    review = review_of(app, actors.member)
+    assert (review.body, review.version) == ("My own words.\n", 2)
+
+
 def test_batch_rejects_a_bad_week(runner, actors):
     result = runner.invoke(args=["reviews", "draft", "--week", "2026-W99"])
     assert result.exit_code == 2 and "ISO week" in result.output

@@ -12,6 +12,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from app import ID_MAX
 from app.ask import bp
 from app.errors import retry_after_seconds
 from app.extensions import db, limiter
@@ -105,8 +106,9 @@ def index() -> str:
         return render_template("ask/_history.html", history=history, page=page, has_next=has_next,
                                rendered=_rendered_answers(user, history), comment_max=COMMENT_MAX)
     answer = None
-    if request.args.get("a", "").isdigit():
-        answer = ask_service.question_for(user, int(request.args["a"]))
+    asked = request.args.get("a", "")
+    if asked.isascii() and asked.isdecimal() and len(asked) <= 10 and int(asked) <= ID_MAX:
+        answer = ask_service.question_for(user, int(asked))
     return render_template("ask/index.html", **_context(user, answer=answer, page=page))
 
 

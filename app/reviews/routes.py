@@ -35,6 +35,7 @@ from app.services.markdown import render_with_citations
 from app.web import client_info, json_error, redirect_for
 
 WEEKS_PER_PAGE = 12
+MAX_PAGE = 1000  # 12,000 weeks back: further than anyone logs, nearer than date arithmetic ends
 QUEUE_PAGE = 50
 
 
@@ -126,7 +127,7 @@ def index() -> str:
     """The user's recent weeks (12 a page, newest first) with entry counts and review status."""
     user = _me()
     try:
-        page = max(1, int(request.args.get("page", "1")))
+        page = max(1, min(int(request.args.get("page", "1")), MAX_PAGE))
     except ValueError:
         page = 1
     newest = IsoWeek.of(user_today(user)).shift(-(page - 1) * WEEKS_PER_PAGE)

@@ -78,7 +78,7 @@ class UserFilters:
         return cls(
             q=clean_text(args.get("q"), 100),
             role=role if role in {r.value for r in Role} else "",
-            team=team if team == "none" or team.isdigit() else "",
+            team=team if team == "none" or (team.isascii() and team.isdecimal() and len(team) <= 9) else "",
             active=active if active in ("yes", "no") else "",
             page=page_number(args.get("page")),
         )

@@ -30,7 +30,9 @@ class DateRange:
         return DateRange(min(self.start, other.start), max(self.end, other.end))
 
 
-def _month(year: int, month: int) -> DateRange:
+def _month(year: int, month: int) -> DateRange | None:
+    if not (1 <= year <= 9999 and 1 <= month <= 12):  # "0000-01" is no date to search
+        return None
     return DateRange(date(year, month, 1), date(year, month, monthrange(year, month)[1]))
 
 
@@ -39,13 +41,13 @@ def _week_of(day: date) -> DateRange:
     return DateRange(monday, monday + timedelta(days=6))
 
 
-def _recent_month(month: int, today: date) -> DateRange:
+def _recent_month(month: int, today: date) -> DateRange | None:
     """A month named without a year: the latest one that has begun (October, asked in March: last year's)."""
     year = today.year if month <= today.month else today.year - 1
     return _month(year, month)
 
 
-def _previous_month(today: date) -> DateRange:
+def _previous_month(today: date) -> DateRange | None:
     first = today.replace(day=1) - timedelta(days=1)
     return _month(first.year, first.month)
 

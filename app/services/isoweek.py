@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+MIN_YEAR, MAX_YEAR = 2, 9998
 
 
 @dataclass(frozen=True, order=True)
@@ -21,6 +22,8 @@ class IsoWeek:
         if not match:
             raise ValueError(f"not an ISO week: {text!r}")
         year, week = int(match.group(1)), int(match.group(2))
+        if not MIN_YEAR <= year <= MAX_YEAR:  # the pages link the weeks before and after
+            raise ValueError(f"not an ISO week: {text!r}")
         try:
             date.fromisocalendar(year, week, 1)
         except ValueError as exc:
@@ -44,4 +47,4 @@ class IsoWeek:
         return IsoWeek.of(self.start + timedelta(weeks=weeks))
 
     def __str__(self) -> str:
-        return f"{self.year}-W{self.week:02d}"
+        return f"{self.year:04d}-W{self.week:02d}"

@@ -15,7 +15,9 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import LogEntry, User, WeeklyReview
+from app.models import LogEntry, ReviewComment, User, WeeklyReview
+from app.models.base import utcnow
+from app.models.review import ReviewStatus
 from app.services.audit import record_event
 from app.services.isoweek import IsoWeek
 from app.services.llm import LLMError, get_llm, weekly_review_task
@@ -66,10 +68,18 @@ def draft_week(week: IsoWeek, *, users: list[User],
                 _release(review.id)
                 result.failed.append((email, f"{exc.outcome}: {exc.code}"))
                 continue
-            review = db.session.get(WeeklyReview, review.id)
-            review.body = text.strip() + "\n"
-            review.cited_entry_ids = given
-            review.version = 2
+            # Only into the untouched claim: the author may have opened the week and saved or
+            # submitted while the model was writing, and that must not be overwritten.
+            written = db.session.execute(
+                sa.update(WeeklyReview)
+                .where(*_untouched(review.id))
+                .values(body=text.strip() + "\n", cited_entry_ids=given, version=2, updated_at=utcnow()),
+                execution_options={"synchronize_session": False},
+            ).rowcount
+            if written != 1:
+                db.session.rollback()
+                result.skipped.append(email)
+                continue
             record_event("review.drafted", target_type="weekly_review", target_id=review.id,
                          details={"week": str(week), "user_id": user_id, "by": "batch"})
             db.session.commit()
@@ -99,7 +109,12 @@ def _claim(user: User, week: IsoWeek) -> WeeklyReview | None:
 def _release(review_id: int) -> None:
     """Give a claim back after a failed call, so the next run tries this user again."""
     db.session.rollback()
-    db.session.execute(sa.delete(WeeklyReview).where(WeeklyReview.id == review_id,
-                                                     WeeklyReview.version == 1,
-                                                     WeeklyReview.body == ""))
+    db.session.execute(sa.delete(WeeklyReview).where(*_untouched(review_id)))
     db.session.commit()
+
+
+def _untouched(review_id: int) -> list[sa.ColumnElement[bool]]:
+    """The claim as the batch made it: an empty draft nobody has saved, submitted or commented."""
+    return [WeeklyReview.id == review_id, WeeklyReview.version == 1, WeeklyReview.body == "",
+            WeeklyReview.status == ReviewStatus.DRAFT.value,
+            ~sa.exists().where(ReviewComment.review_id == review_id)]
