@@ -19,9 +19,7 @@ from app.config import ConfigError, config_for, startup_problems
 from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from app.logging_setup import configure_logging
 from app.metrics import observe_request
-from app.web import request_id
-
-ID_MAX = 2**31 - 1  # the id columns are 32-bit INTEGER on PostgreSQL
+from app.web import ID_MAX, request_id
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = str(PROJECT_ROOT / "migrations")

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, g, jsonify, make_response, redirect, request
+from flask import Response, abort, current_app, g, jsonify, make_response, redirect, request
 from flask import session as flask_session
 from flask_login import current_user
 
@@ -15,6 +15,25 @@ from app.services.audit import record_event
 from app.services.auth import ClientInfo, LockoutPolicy
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+ID_MAX = 2**31 - 1  # ids and versions are 32-bit INTEGER columns on PostgreSQL
+
+
+def parse_int(raw: str | None, minimum: int = 0, maximum: int = ID_MAX) -> int | None:
+    """`raw` as an integer a column can hold, else None (ASCII digits only: "²" is no number)."""
+    if not raw or not (raw.isascii() and raw.isdecimal()) or len(raw) > len(str(maximum)):
+        return None
+    value = int(raw)
+    return value if minimum <= value <= maximum else None
+
+
+def form_int(name: str) -> int:
+    """A required integer form field (e.g. the version an edit started from); 400 when it is not."""
+    value = parse_int(request.form.get(name))
+    if value is None:
+        abort(400)
+    return value
 
 
 def request_id() -> str:

@@ -15,7 +15,7 @@ from app.models import Team, User
 from app.security.roles import admin_required
 from app.services import admin as admin_service
 from app.services.admin import AdminRuleError
-from app.web import audit, redirect_for
+from app.web import audit, parse_int, redirect_for
 
 
 def _get_team(team_id: int) -> Team:
@@ -102,7 +102,7 @@ def team_detail(team_id: int) -> str:
 def set_lead(team_id: int) -> Response:
     """Make a member of the team a lead, or a lead a member again (a role change)."""
     team = _get_team(team_id)
-    user = db.session.get(User, request.form.get("user_id", type=int) or 0)
+    user = db.session.get(User, parse_int(request.form.get("user_id"), minimum=1) or 0)
     if user is None:
         abort(404)
     lead = request.form.get("lead") == "1"

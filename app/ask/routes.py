@@ -12,7 +12,6 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from app import ID_MAX
 from app.ask import bp
 from app.errors import retry_after_seconds
 from app.extensions import db, limiter
@@ -22,7 +21,7 @@ from app.models.ask import COMMENT_MAX, QUESTION_MAX, AskQuestion, Rating
 from app.services import ask as ask_service
 from app.services.llm import LLMError
 from app.services.markdown import render_with_citations
-from app.web import audit, json_error, redirect_for, wants_json
+from app.web import audit, json_error, parse_int, redirect_for, wants_json
 
 log = logging.getLogger(__name__)
 HISTORY_PAGE_SIZE = 10
@@ -106,9 +105,9 @@ def index() -> str:
         return render_template("ask/_history.html", history=history, page=page, has_next=has_next,
                                rendered=_rendered_answers(user, history), comment_max=COMMENT_MAX)
     answer = None
-    asked = request.args.get("a", "")
-    if asked.isascii() and asked.isdecimal() and len(asked) <= 10 and int(asked) <= ID_MAX:
-        answer = ask_service.question_for(user, int(asked))
+    asked = parse_int(request.args.get("a"), minimum=1)
+    if asked is not None:
+        answer = ask_service.question_for(user, asked)
     return render_template("ask/index.html", **_context(user, answer=answer, page=page))
 
 

@@ -28,7 +28,7 @@ from app.services.log_query import (
     paginate,
     year_window,
 )
-from app.web import client_info, redirect_for
+from app.web import client_info, form_int, redirect_for
 
 FORM_FIELDS = ("work_date", "title", *STAR_PARTS, "category", "impact", "tags")
 
@@ -170,10 +170,7 @@ def save(entry_id: int) -> str | Response | tuple[str, int]:
     user = _me()
     entry = get_entry_for(user, entry_id, write=True)
     values = _submitted()
-    try:
-        expected = int(request.form.get("version", ""))
-    except ValueError:
-        abort(400)
+    expected = form_int("version")
     inline = _htmx()
     context = {"entry": entry, "form_values": values, "version": expected,
                "categories": categories_of(user.id), "impacts": list(Impact), "inline": inline}

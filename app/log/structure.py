@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import abort, current_app, render_template, request
+from flask import current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -23,6 +23,7 @@ from app.models.log import STAR_PARTS, TAGS_MAX, Impact
 from app.services.llm import LLMError, propose_structure
 from app.services.log import parse_tags
 from app.services.log_query import LogFilters, categories_of
+from app.web import form_int
 
 STRUCTURE_TEXT_MAX = 10_000
 # Each press is one model call; generous for real use, a wall against a script.
@@ -103,10 +104,7 @@ def structure_edit(entry_id: int) -> tuple[str, int]:
     """The edit form's text as a proposed STAR draft, back in the edit form (not saved)."""
     user = _me()
     entry = get_entry_for(user, entry_id, write=True)
-    try:
-        version = int(request.form.get("version", ""))
-    except ValueError:
-        abort(400)
+    version = form_int("version")
     categories = categories_of(user.id)
     values, outcome, status = _propose(_submitted(), categories)
     # With htmx just the form is swapped; the inline editor (in the list) sends inline=1,

@@ -32,7 +32,7 @@ from app.services.drafting import start_draft
 from app.services.isoweek import IsoWeek
 from app.services.llm import LLMError
 from app.services.markdown import render_with_citations
-from app.web import client_info, json_error, redirect_for
+from app.web import client_info, form_int, json_error, redirect_for
 
 WEEKS_PER_PAGE = 12
 MAX_PAGE = 1000  # 12,000 weeks back: further than anyone logs, nearer than date arithmetic ends
@@ -66,13 +66,6 @@ def _review_or_404(review_id: int) -> WeeklyReview:
     if review is None:
         abort(404)
     return review
-
-
-def _int_field(name: str) -> int:
-    try:
-        return int(request.form.get(name, ""))
-    except ValueError:
-        abort(400)
 
 
 def error_message(code: str, review: WeeklyReview | None = None) -> str:
@@ -183,7 +176,7 @@ def save(week: str) -> str | Response | tuple[str, int]:
     user = _me()
     iso = _week_or_404(week)
     body = request.form.get("body", "")
-    expected = _int_field("version")
+    expected = form_int("version")
     submitting = request.form.get("action") == "submit"
     try:
         review = service.save_body(user, iso, body, expected, info=_info())
@@ -229,7 +222,7 @@ def draft(week: str) -> Response:
     reloaded."""
     user = _me()
     iso = _week_or_404(week)
-    expected = _int_field("version")
+    expected = form_int("version")
     streaming = "text/event-stream" in request.headers.get("Accept", "")
     locale = str(get_locale() or "en")
     try:
@@ -332,7 +325,7 @@ def submit(review_id: int) -> Response | tuple[str, int]:
     if item.user_id != user.id:
         abort(404)
     try:
-        service.submit(user, item, _int_field("version"), info=_info())
+        service.submit(user, item, form_int("version"), info=_info())
         db.session.commit()
     except service.ReviewError as exc:
         if exc.code in ("stale", "wrong_status", "empty"):

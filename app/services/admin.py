@@ -18,6 +18,7 @@ from app.models import Invite, Role, Team, User, UserSession
 from app.models.base import utcnow
 from app.models.user import normalize_email
 from app.services.accounts import AccountError, create_user, generate_password
+from app.web import parse_int
 
 PAGE_SIZE = 25
 MAX_PAGE = 10_000
@@ -78,7 +79,7 @@ class UserFilters:
         return cls(
             q=clean_text(args.get("q"), 100),
             role=role if role in {r.value for r in Role} else "",
-            team=team if team == "none" or (team.isascii() and team.isdecimal() and len(team) <= 9) else "",
+            team=team if team == "none" or parse_int(team, minimum=1) is not None else "",
             active=active if active in ("yes", "no") else "",
             page=page_number(args.get("page")),
         )
@@ -128,12 +129,8 @@ def all_teams() -> list[Team]:
 
 
 def get_team(team_id: int | str | None) -> Team | None:
-    if team_id in (None, "", "none"):
-        return None
-    try:
-        return db.session.get(Team, int(team_id))
-    except (TypeError, ValueError):
-        return None
+    number = team_id if isinstance(team_id, int) else parse_int(team_id, minimum=1)
+    return db.session.get(Team, number) if number is not None else None
 
 
 def user_snapshot(user: User) -> dict[str, Any]:
