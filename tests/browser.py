@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -24,6 +25,20 @@ def sign_in(page, user, landing: str = r"/log$") -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(landing))
+
+
+def wait_until(page, expression: str, arg=None, timeout: float = 30.0) -> None:
+    """Poll a JavaScript predicate until it is true.
+
+    page.wait_for_function would poll inside the page with eval, which the app's CSP
+    (no 'unsafe-eval') refuses whenever the first check is false; page.evaluate goes through
+    the DevTools protocol, which the CSP does not govern.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout:.0f} s: {expression}")
+        time.sleep(0.01)
 
 
 def chromium_path() -> str | None:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.browser import sign_in
+from tests.browser import sign_in, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +42,7 @@ def test_it_captures_finds_edits_deletes_and_undoes_without_reloading(page, acto
     form = page.locator("form.entry-edit")
     form.wait_for()
     # Keyboard users land in the editor, not back at the top of the page.
-    page.wait_for_function("document.activeElement && document.activeElement.name === 'title'")
+    wait_until(page, "() => document.activeElement && document.activeElement.name === 'title'")
     form.get_by_label("Title").fill("결제모듈을 리팩터링하고 테스트 추가")
     form.get_by_label("Result").fill("결제 오류 문의가 주당 9건에서 2건으로 줄었다.")
     form.get_by_role("button", name="Save changes").click()
@@ -63,9 +63,7 @@ def test_it_captures_finds_edits_deletes_and_undoes_without_reloading(page, acto
 
 
 def expect_rows(page, titles):
-    page.wait_for_function(
-        "n => document.querySelectorAll('#entry-list .entry-row').length === n", arg=len(titles)
-    )
+    wait_until(page, "n => document.querySelectorAll('#entry-list .entry-row').length === n", len(titles))
     shown = entry_list(page).locator(".entry-title").all_inner_texts()
     assert shown == titles
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.browser import sign_in
+from tests.browser import sign_in, wait_until
 from tests.llm_server import WEEK, Reply, make_week
 
 pytestmark = pytest.mark.browser
@@ -35,8 +35,7 @@ def test_draft_streams_in_then_submit_and_the_lead_approves(app, page, browser, 
 
     page.get_by_role("button", name="Draft with AI").click()
     # Part of the text is in the editor while the status still says it is being written.
-    page.wait_for_function(
-        """() => document.querySelector('#review-body').value.length > 0
+    wait_until(page, """() => document.querySelector('#review-body').value.length > 0
              && document.querySelector('#draft-status').textContent.includes('Writing')""")
     partial = editor.input_value()
     page.get_by_text(re.compile(r"Draft written from \d+ entries and saved")).wait_for()

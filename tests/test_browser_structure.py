@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from tests.browser import wait_until
 from tests.llm_server import Reply
 from tests.test_browser_log import entry_list, sign_in
 
@@ -33,8 +34,8 @@ def test_it_structures_quick_capture_text_which_the_user_edits_and_saves(page, a
     assert capture.get_by_label("Title").input_value()
     assert entry_list(page).locator(".entry-row").count() == 0
     # Keyboard and screen-reader users land on the message that says what happened.
-    page.wait_for_function("document.activeElement && "
-                           "document.activeElement.classList.contains('structure-message')")
+    wait_until(page, "() => document.activeElement && "
+                     "document.activeElement.classList.contains('structure-message')")
 
     capture.get_by_label("Title").fill("Cached card lookups")
     capture.get_by_label("Result").fill("p95 dropped from 900 ms to 290 ms after tuning.")
