@@ -9,12 +9,15 @@ PORT ?= 5000
 BENCH_DEFAULT_URL := postgresql://postgres@127.0.0.1:5432/worklog_bench
 BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),$(BENCH_DEFAULT_URL))
 
-.PHONY: setup run test lint translations messages clean help bench loadtest
+.PHONY: setup run test lint translations messages clean help bench loadtest screenshots
+# Test processes (pytest-xdist): one per core by default; PYTEST_WORKERS=0 runs in this process.
+PYTEST_WORKERS ?= auto
 SCENARIO ?= quick
 
 help:
 	@echo "make run    set up, seed demo accounts on first start, serve on http://$(HOST):$(PORT)"
-	@echo "make test   set up, lint, and run the whole test suite"
+	@echo "make test   set up, lint, and run the whole test suite on every core (PYTEST_WORKERS=0: one process)"
+	@echo "make screenshots  pictures of /ask and /admin/feedback in instance/screenshots/"
 	@echo "make setup  virtualenv + Python deps, npm assets, translations, database migrations"
 	@echo "make lint   ruff"
 	@echo "make messages  re-extract UI strings into the catalogs (then translate app/translations/ko)"
@@ -55,7 +58,12 @@ run: setup
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: setup lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Pictures of /ask and /admin/feedback (light, dark, 390 px) in instance/screenshots/ for a
+# person to look at; not a test, so not part of `make test`.
+screenshots: setup
+	$(BIN)/pytest -p no:cacheprovider -q tests/screenshots.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check app tests migrations wsgi.py gunicorn.conf.py loadtest

@@ -118,7 +118,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
 
     from app.security.sessions import install_session_loader
-    from app.services.health import script_heads
+    from app.services.ops.health import script_heads
 
     install_session_loader(login_manager)
     app.extensions["worklog.migration_heads"] = frozenset(script_heads(MIGRATIONS_DIR))

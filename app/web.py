@@ -11,8 +11,8 @@ from flask import Response, abort, current_app, g, jsonify, make_response, redir
 from flask import session as flask_session
 from flask_login import current_user
 
+from app.services.accounts.auth import ClientInfo, LockoutPolicy
 from app.services.audit import record_event
-from app.services.auth import ClientInfo, LockoutPolicy
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 

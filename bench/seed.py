@@ -36,7 +36,7 @@ from accounts import BENCH_PASSWORD, EMAIL_LIKE, bench_email  # noqa: E402
 
 from app.models.log import STAR_PARTS, LogEntry  # noqa: E402
 from app.security.passwords import hash_password  # noqa: E402
-from app.services.demo_data import _TEMPLATES  # noqa: E402
+from app.services.ops.demo_data import _TEMPLATES  # noqa: E402
 
 TEAM_SIZE = 20
 HISTORY_DAYS = 3 * 365

@@ -1,19 +1,24 @@
-"""Shared fixtures: an app per test on each real database, actors, and an auth helper.
+"""Shared fixtures: apps on each real database, actors, and an auth helper.
 
 Every test that uses `app` (or anything built on it) runs once on SQLite and once on
-PostgreSQL when TEST_DATABASE_URL is set. Schemas are migrated once per run; each test
-starts from empty tables.
+PostgreSQL when TEST_DATABASE_URL is set. Schemas are migrated once per run (per xdist
+worker, each with its own databases); each test starts from empty tables, and apps are
+reused between tests with the same database and configuration.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
+import jinja2.bccache
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -21,7 +26,8 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.extensions import db, limiter
-from app.models import Role, Team, User
+from app.logging_setup import configure_logging
+from app.models import Role, Team, User, UserSession
 from app.security.passwords import hash_password
 
 pytest_plugins = ["tests.browser", "tests.llm_server"]
@@ -109,16 +115,31 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "backends(*names): run only on these databases (sqlite, postgresql)"
     )
+    config.addinivalue_line(
+        "markers", "fresh_app: build an app for this test alone (it adds routes or hooks)"
+    )
+
+
+# Fixtures that add test-only routes to the app: their tests get an app of their own.
+ROUTE_ADDING_FIXTURES = {"failing_routes", "flash_routes"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Drop the variants a test's `backends` marker excludes (deselected, not skipped)."""
+    """Drop the database variants a test does not run on (deselected, not skipped)."""
+    for item in items:
+        if ROUTE_ADDING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.fresh_app)
     keep, drop = [], []
+    browser_backend = "postgresql" if _postgres_url() else "sqlite"
     for item in items:
         marker = item.get_closest_marker("backends")
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("database") if callspec else None
-        if marker and backend and backend not in marker.args:
+        # A browser test checks what a person sees, not a database: it runs on one
+        # (PostgreSQL when there is one) unless its `backends` marker asks for more.
+        allowed = marker.args if marker else (
+            (browser_backend,) if item.get_closest_marker("browser") else None)
+        if allowed and backend and backend not in allowed:
             drop.append(item)
         else:
             keep.append(item)
@@ -174,37 +195,150 @@ def config_overrides() -> dict:
     return {}
 
 
-@pytest.fixture
-def app(database: Database, tmp_path: Path, config_overrides: dict) -> Iterator[Flask]:
-    settings = _base_config(database.url, tmp_path)
-    # Rate-limit counters of one test must not leak into the next (shared Redis included).
-    settings["RATELIMIT_KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
-    settings.update(config_overrides)
-    os.environ["WORKLOG_INSTANCE_PATH"] = str(tmp_path)
+class _SharedBytecode(jinja2.BytecodeCache):
+    """Compiled templates shared by every app of the run (keyed by the template's checksum)."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = _SharedBytecode()
+
+
+@dataclass
+class _Built:
+    """An app kept for reuse, with what each test must find as it was when it was built."""
+
+    app: Flask
+    config: dict
+    extensions: frozenset
+    limiter_state: dict
+
+
+# Apps are reused per (database, configuration) within a worker: building one (routes,
+# extensions, templates) costs more than most tests. What a test may change on an app
+# (config, instance path, cached probes, the shared limiter's state) is put back each time.
+# A test that changes the app itself (adds a route) asks for its own with @pytest.mark.fresh_app.
+# The few most recent apps are kept (each holds a connection pool; PostgreSQL has a limit).
+_APPS: OrderedDict[tuple[str, str], _Built] = OrderedDict()
+_KEEP_APPS = 4
+
+
+def _config_key(overrides: dict) -> str:
+    return repr(sorted(overrides.items(), key=lambda item: item[0]))
+
+
+def _build_app(database: Database, instance: Path, overrides: dict) -> _Built:
+    settings = _base_config(database.url, instance)
+    settings.update(overrides)
+    os.environ["WORKLOG_INSTANCE_PATH"] = str(instance)
     try:
         application = create_app(settings)
     finally:
         os.environ.pop("WORKLOG_INSTANCE_PATH", None)
     application.config["DATABASE_BACKEND"] = database.backend
-    # Flask-Limiter keeps the key prefix of the first app it was initialised with (here the
-    # migration app's "worklog"), so set this test's prefix on the shared limiter itself.
-    limiter._key_prefix = settings["RATELIMIT_KEY_PREFIX"]
-    with application.app_context():
-        _empty_tables()
-    yield application
-    with application.app_context():
+    application.jinja_env.bytecode_cache = _BYTECODE
+    return _Built(
+        app=application,
+        config=dict(application.config),
+        extensions=frozenset(application.extensions),
+        limiter_state=_limiter_state(),
+    )
+
+
+def _limiter_state() -> dict:
+    state = dict(vars(limiter))
+    state["limit_manager"] = copy.copy(limiter.limit_manager)
+    return state
+
+
+def _dispose(built: _Built) -> None:
+    with built.app.app_context():
         db.session.remove()
         db.engine.dispose()
 
 
+def _reusable_app(database: Database, instance: Path, overrides: dict) -> _Built:
+    key = (database.url, _config_key(overrides))
+    built = _APPS.get(key)
+    if built is None:
+        built = _APPS[key] = _build_app(database, instance, overrides)
+        while len(_APPS) > _KEEP_APPS:
+            _dispose(_APPS.popitem(last=False)[1])
+    _APPS.move_to_end(key)
+    return built
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, database: Database, tmp_path: Path,
+        config_overrides: dict) -> Iterator[Flask]:
+    fresh = request.node.get_closest_marker("fresh_app") is not None
+    if fresh:
+        built = _build_app(database, tmp_path, config_overrides)
+    else:
+        built = _reusable_app(database, tmp_path, config_overrides)
+    application = built.app
+    # Flask-Limiter is one object for every app: give it back this app's storage and limits.
+    vars(limiter).update(built.limiter_state)
+    limiter.limit_manager = copy.copy(built.limiter_state["limit_manager"])
+    application.config.clear()
+    application.config.update(built.config)
+    application.instance_path = str(tmp_path)
+    application.config["WORKLOG_TEST_INSTANCE"] = str(tmp_path)
+    for name in set(application.extensions) - built.extensions:
+        del application.extensions[name]
+    # Rate-limit counters of one test must not leak into the next (shared Redis included).
+    limiter._key_prefix = application.config["RATELIMIT_KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    configure_logging(application.config["LOG_LEVEL"], application.config["LOG_FORMAT"])
+    with application.app_context():
+        _empty_tables()
+    yield application
+    if fresh:
+        _dispose(built)
+    else:
+        with application.app_context():
+            db.session.remove()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dispose_engines() -> Iterator[None]:
+    yield
+    while _APPS:
+        _dispose(_APPS.popitem()[1])
+
+
 class Client(FlaskClient):
-    """A test client that sends the CSRF token a real page would give it."""
+    """A test client that sends the CSRF token a real page gave it.
+
+    The token is fetched from a page once per session cookie (the raw token lives in the
+    session) and reused until the session gets a new one, e.g. after signing in or out.
+    """
+
+    _csrf: tuple[str, str] | None = None
+
+    def _raw_csrf(self) -> str | None:
+        with self.session_transaction() as session:
+            return session.get("csrf_token")
 
     def csrf_token(self) -> str:
+        raw = self._raw_csrf()
+        if raw is not None and self._csrf is not None and self._csrf[0] == raw:
+            return self._csrf[1]
         for path in ("/auth/login", "/account"):
             response = self.get(path)
             match = CSRF_META.search(response.get_data(as_text=True))
             if match:
+                raw = self._raw_csrf()
+                if raw is not None:
+                    self._csrf = (raw, match.group(1))
                 return match.group(1)
         raise AssertionError("no page offered a CSRF token")
 
@@ -286,8 +420,24 @@ class AuthActions:
         self._client = client
 
     def login(self, user_or_email: User | str, password: str = PASSWORD, **kwargs):
+        """Sign in through the real form (for tests of signing in itself)."""
         email = user_or_email if isinstance(user_or_email, str) else user_or_email.email
         return self._client.post_form("/auth/login", {"email": email, "password": password}, **kwargs)
+
+    def login_as(self, user: User) -> None:
+        """Be signed in as `user`: a server-side session record and its cookie, no form.
+
+        The same record the sign-in form opens (the app checks it on every request); tests
+        of the form itself, its audit rows and its limits use `login` instead.
+        """
+        app = self._client.application
+        with app.app_context():
+            record, token = UserSession.start(db.session.get(User, user.id), "127.0.0.1", "pytest")
+            db.session.commit()
+        with self._client.session_transaction() as session:
+            session.clear()
+            session["_user_id"] = token
+            session["_fresh"] = True
 
     def logout(self):
         return self._client.post_form("/auth/logout")

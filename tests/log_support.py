@@ -16,7 +16,7 @@ from flask import Flask
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.models.log import LogEntry, LogEntryVersion
-from app.services.log import create_entry, trash_entry, validate_entry
+from app.services.log.entries import create_entry, trash_entry, validate_entry
 
 ROW_ID = re.compile(r'<article class="entry-row" id="entry-(\d+)"')
 TRASHED_ID = re.compile(r'id="trashed-(\d+)"')

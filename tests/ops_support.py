@@ -63,8 +63,29 @@ class Gunicorn:
                 self.proc.wait(timeout=10)
 
 
+# How long a server may take to come up. Generous on purpose: on a loaded 2-core machine
+# (both xdist workers starting servers) a boot can take many seconds; a test waits on
+# readiness, never on speed, and a failure says what it was still waiting for.
+STARTUP_SECONDS = float(os.environ.get("WORKLOG_TEST_STARTUP_SECONDS", "120"))
+
+
 def start_gunicorn(tmp: Path, database_url: str, *, workers: int = 2, extra_env: dict | None = None,
                    name: str = "gunicorn") -> Gunicorn:
+    for _attempt in range(3):
+        server = _spawn_gunicorn(tmp, database_url, workers=workers, extra_env=extra_env, name=name)
+        try:
+            return _wait_ready(server, workers)
+        except _PortTaken:
+            continue  # another test took the free port between our check and gunicorn's bind
+    raise RuntimeError(f"gunicorn found its port taken three times:\n{server.log()}")
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _spawn_gunicorn(tmp: Path, database_url: str, *, workers: int, extra_env: dict | None,
+                    name: str) -> Gunicorn:
     port = free_port()
     metrics_dir = tmp / f"{name}-metrics"
     instance = tmp / f"{name}-instance"
@@ -89,19 +110,31 @@ def start_gunicorn(tmp: Path, database_url: str, *, workers: int = 2, extra_env:
             [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
-    server = Gunicorn(proc, port, metrics_dir, log_path, env)
-    deadline = time.monotonic() + 30
+    return Gunicorn(proc, port, metrics_dir, log_path, env)
+
+
+def _wait_ready(server: Gunicorn, workers: int) -> Gunicorn:
+    """Wait until /health answers 200 and every worker has started."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    status: object = "no answer yet"
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited:\n{server.log()}")
+        if server.proc.poll() is not None:
+            log = server.log()
+            if "Address already in use" in log:
+                raise _PortTaken
+            raise RuntimeError(f"gunicorn exited with {server.proc.returncode}:\n{log}")
         try:
-            if get(f"{server.url}/health", timeout=2)[0] == 200 and len(server.worker_pids()) >= workers:
-                return server
-        except OSError:
-            pass
+            status = get(f"{server.url}/health", timeout=5)[0]
+        except OSError as exc:
+            status = exc
+        if status == 200 and len(server.worker_pids()) >= workers:
+            return server
         time.sleep(0.2)
     server.stop()
-    raise RuntimeError(f"gunicorn did not come up:\n{server.log()}")
+    raise RuntimeError(
+        f"gunicorn was not ready after {STARTUP_SECONDS:.0f} s: waited for /health to answer 200 "
+        f"(last: {status!r}) and {workers} workers (had {len(server.worker_pids())}):\n{server.log()}"
+    )
 
 
 def get(url: str, headers: dict | None = None, timeout: float = 10) -> tuple[int, str]:

@@ -20,12 +20,15 @@ from tests.conftest import PASSWORD, Actors, AuthActions, Client
 ACTORS = ("member", "teammate", "lead", "outsider")
 
 
-def signed_in(app: Flask, user: User) -> Client:
-    """A client of its own, signed in as `user`."""
+def signed_in(app: Flask, user: User, *, via_form: bool = False) -> Client:
+    """A client of its own, signed in as `user` (through the sign-in form if `via_form`)."""
     app.test_client_class = Client
     client = app.test_client()
-    response = AuthActions(client).login(user)  # type: ignore[arg-type]
-    assert response.status_code == 302, response.get_data(as_text=True)
+    if via_form:
+        response = AuthActions(client).login(user)  # type: ignore[arg-type]
+        assert response.status_code == 302, response.get_data(as_text=True)
+    else:
+        AuthActions(client).login_as(user)  # type: ignore[arg-type]
     return client  # type: ignore[return-value]
 
 

@@ -67,7 +67,7 @@ def test_the_csv_has_every_column_and_neutralises_formulas(app: Flask, actors: A
         record_event("=HYPERLINK(\"http://evil\")", target_type="+cmd", target_id="-1",
                      details={"before": {"name": "@SUM(A1)"}, "after": None})
         db.session.commit()
-    admin = signed_in(app, actors.admin)
+    admin = signed_in(app, actors.admin, via_form=True)
     response = admin.get("/admin/audit?format=csv")
     assert response.headers["Content-Disposition"].startswith('attachment; filename="worklog-audit-')
     assert response.headers["Cache-Control"] == "no-store"
@@ -115,7 +115,7 @@ def test_bad_filter_values_are_ignored_not_errors(app: Flask, actors: Actors) ->
 
 
 def test_the_overview_shows_counts_components_and_recent_events(app: Flask, actors: Actors) -> None:
-    admin = signed_in(app, actors.admin)
+    admin = signed_in(app, actors.admin, via_form=True)
     html = admin.get("/admin").get_data(as_text=True)
     assert "Active users" in html and "Pending invites" in html
     for component in ("database", "migrations", "llm", "disk_space"):

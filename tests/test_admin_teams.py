@@ -7,7 +7,7 @@ from flask import Flask
 
 from app.extensions import db
 from app.models import Role, Team, User
-from app.services.admin import create_invite
+from app.services.admin.directory import create_invite
 from tests.conftest import Actors, make_user
 from tests.log_support import audit_events, count_statements
 from tests.test_admin_access import backdate_sign_in, signed_in, team_id

@@ -10,7 +10,7 @@ from flask import Flask
 from app.extensions import db
 from app.models import LLMCall
 from app.models.base import utcnow
-from app.services.admin_usage import Period, usage_report
+from app.services.admin.usage import Period, usage_report
 from tests.conftest import Actors
 from tests.log_support import count_statements
 from tests.test_admin_access import signed_in

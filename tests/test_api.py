@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import User
 from app.models.log import LogEntry
 from app.models.review import WeeklyReview
-from app.services.api_daily_logs import split_context
+from app.services.log.daily import split_context
 from tests.log_support import count_statements, make_entry, row_ids
 from tests.test_tokens import bearer, issue
 
@@ -71,7 +71,7 @@ def test_the_seed_payload_creates_an_entry_that_shows_in_the_log(app, client, au
 
     # The same entry through the API and in the member's own /log page.
     assert client.get(response.headers["Location"], headers=bearer(token)).json == entry
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     page = client.get("/log").get_data(as_text=True)
     assert row_ids(page) == [entry["id"]]
     assert "테스트" in page
@@ -92,7 +92,7 @@ def test_korean_headings_split_the_context_into_star_parts(app, client, auth, ac
     assert entry["date"] == "2026-11-20"
     assert entry["impact_level"] == "High"  # the web form's rules: case-insensitive choice
     assert entry["tech_stack"] == ["Redis", "python"]  # ... and tag clean-up
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     detail = client.get(f"/log/entries/{entry['id']}").get_data(as_text=True)
     assert "캐시를 추가했다" in detail and "p95 0.4초" in detail
     assert "결제 API 개선" in client.get("/log").get_data(as_text=True)
@@ -144,7 +144,7 @@ def test_invalid_payloads_get_422_with_a_message_per_field(app, client, token, p
 
 def test_the_api_and_the_web_form_apply_the_same_rules(app, client, auth, actors, token):
     """What the form refuses the API refuses, with the same message."""
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     web = client.post_form("/log/entries", {"title": "x" * 201, "impact": "Low"})
     assert web.status_code == 422 and "At most 200 characters." in web.get_data(as_text=True)
     auth.logout()
@@ -210,7 +210,7 @@ def test_requests_without_a_valid_token_get_401(client, token, headers, code):
 
 
 def test_a_signed_in_browser_session_does_not_authenticate_the_api(app, client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert client.get("/log").status_code == 200  # the cookie is good for the web app
     assert_error(client.get("/api/daily-logs"), 401, "authentication_required")
     csrf = client.csrf_token()
@@ -223,7 +223,7 @@ def test_a_signed_in_browser_session_does_not_authenticate_the_api(app, client, 
 
 def test_the_token_decides_whose_data_it_is_not_the_cookie(app, client, auth, actors):
     _id, teammate_token = issue(app, actors.teammate)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = post(client, teammate_token, SEED_BODY)
     assert response.status_code == 201
     with app.app_context():

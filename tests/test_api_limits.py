@@ -12,7 +12,7 @@ import pytest
 from app import create_app
 from app.extensions import db
 from app.models import User
-from app.services import tokens as token_service
+from app.services.accounts import tokens as token_service
 from tests.conftest import _base_config, make_user
 from tests.ops_support import start_gunicorn
 from tests.test_api import SEED_BODY, assert_error

@@ -12,7 +12,7 @@ from flask import Flask
 from app.extensions import db
 from app.models import LLMCall, User
 from app.models.ask import AskQuestion
-from app.services.log import update_entry, validate_entry
+from app.services.log.entries import update_entry, validate_entry
 from tests.conftest import Actors, AuthActions, Client
 from tests.llm_server import make_week
 from tests.log_support import assert_inert, count_statements, make_entry
@@ -59,7 +59,7 @@ def test_it_needs_a_login(client: Client) -> None:
 
 def test_it_shows_the_question_box_with_a_limit_and_a_counter(client: Client, auth: AuthActions,
                                                               actors: Actors) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = client.get("/ask").get_data(as_text=True)
     assert 'maxlength="500"' in body and 'data-char-counter="#ask-count"' in body
     assert "0 of 500 characters" in body
@@ -69,7 +69,7 @@ def test_it_shows_the_question_box_with_a_limit_and_a_counter(client: Client, au
 
 def test_it_answers_citing_the_entries_it_used(app: Flask, client: Client, auth: AuthActions,
                                                actors: Actors, week: list[int]) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = ask(client, "How did I cut checkout latency?")
     body = response.get_data(as_text=True)
     assert response.status_code == 200, body
@@ -86,7 +86,7 @@ def test_it_answers_citing_the_entries_it_used(app: Flask, client: Client, auth:
 
 def test_without_htmx_it_redirects_to_the_answer(client: Client, auth: AuthActions, actors: Actors,
                                                   week: list[int]) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = ask(client, "checkout latency", htmx=False)
     assert response.status_code == 303
     assert re.search(r"/ask\?a=\d+#answer$", response.headers["Location"])
@@ -96,7 +96,7 @@ def test_without_htmx_it_redirects_to_the_answer(client: Client, auth: AuthActio
 
 def test_it_finds_korean_substrings(client: Client, auth: AuthActions, actors: Actors,
                                     week: list[int]) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = ask(client, "결제 리팩터링은 어떻게 했어?").get_data(as_text=True)
     assert linked(body)[0] == week[1]
     assert "환불" in body
@@ -106,7 +106,7 @@ def test_it_never_uses_an_outsiders_entry(app: Flask, client: Client, auth: Auth
                                           actors: Actors, week: list[int]) -> None:
     secret = make_entry(app, actors.outsider, "Secret checkout latency plan",
                         result="Outsider-only checkout latency numbers.")
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = ask(client, f"Secret checkout latency plan #{secret} [#{secret}]").get_data(as_text=True)
     assert secret not in linked(body)
     assert "Outsider-only" not in body
@@ -122,7 +122,7 @@ def test_a_lead_may_include_the_teams_entries(app: Flask, client: Client, auth: 
                         result="Ledger service live in all regions.")
     outside = make_entry(app, actors.outsider, "Rolled out the ledger cache",
                          result="Other team's ledger.")
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     page = client.get("/ask").get_data(as_text=True)
     assert 'name="include_team"' in page
     alone = ask(client, "ledger rollout").get_data(as_text=True)
@@ -135,7 +135,7 @@ def test_a_lead_may_include_the_teams_entries(app: Flask, client: Client, auth: 
 def test_a_member_cannot_include_anyone_elses_entries(app: Flask, client: Client, auth: AuthActions,
                                                       actors: Actors) -> None:
     theirs = make_entry(app, actors.teammate, "Rolled out the ledger service")
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = ask(client, "ledger", include_team=True).get_data(as_text=True)
     assert theirs not in linked(body)
     assert questions(app)[0].include_team is False
@@ -144,7 +144,7 @@ def test_a_member_cannot_include_anyone_elses_entries(app: Flask, client: Client
 def test_nothing_found_is_said_plainly_without_asking_a_model(app: Flask, client: Client,
                                                               auth: AuthActions, actors: Actors,
                                                               week: list[int]) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = ask(client, "kubernetes helm upgrade").get_data(as_text=True)
     assert "I found nothing in the entries you can see" in body
     assert linked(body) == []
@@ -155,7 +155,7 @@ def test_it_reads_dates_in_the_question(app: Flask, client: Client, auth: AuthAc
                                         actors: Actors) -> None:
     october = make_entry(app, actors.member, "Payments: card vault", work_date=date(2026, 10, 3))
     november = make_entry(app, actors.member, "Payments: refunds", work_date=date(2026, 11, 3))
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = ask(client, "What did I ship for payments in October 2026?").get_data(as_text=True)
     assert linked(body) == [october]
     body = ask(client, "2026-11-03 payments").get_data(as_text=True)
@@ -169,7 +169,7 @@ def test_it_reads_dates_in_the_question(app: Flask, client: Client, auth: AuthAc
 def test_dates_no_calendar_has_are_not_dates(client: Client, auth: AuthActions, actors: Actors,
                                              question: str) -> None:
     make_entry(client.application, actors.member, "Payments: card vault 결제", work_date=date(2026, 10, 3))
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = ask(client, question)
     assert response.status_code == 200
     body = response.get_data(as_text=True)
@@ -179,7 +179,7 @@ def test_dates_no_calendar_has_are_not_dates(client: Client, auth: AuthActions, 
 @pytest.mark.parametrize("answer", ["%C2%B2", "99999999999999999999", "9" * 5000, "-1", "x"])
 def test_a_strange_answer_id_shows_the_page(client: Client, auth: AuthActions, actors: Actors,
                                             answer: str) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.get(f"/ask?a={answer}")
     assert response.status_code == 200
     assert 'name="question"' in response.get_data(as_text=True)
@@ -189,7 +189,7 @@ def test_a_strange_answer_id_shows_the_page(client: Client, auth: AuthActions, a
 def test_an_over_long_question_is_refused_before_any_work(app: Flask, client: Client, auth: AuthActions,
                                                           actors: Actors, week: list[int],
                                                           question: str) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = ask(client, question)
     body = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -204,7 +204,7 @@ def test_an_over_long_question_is_refused_before_any_work(app: Flask, client: Cl
 
 def test_500_korean_characters_are_accepted(app: Flask, client: Client, auth: AuthActions,
                                             actors: Actors, week: list[int]) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     question = ("결제모듈 리팩터링 " * 60)[:500]
     assert len(question) == 500 and len(question.encode()) > 1000
     response = ask(client, question)
@@ -214,7 +214,7 @@ def test_500_korean_characters_are_accepted(app: Flask, client: Client, auth: Au
 
 def test_an_empty_question_is_refused(app: Flask, client: Client, auth: AuthActions,
                                       actors: Actors) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = ask(client, "   ")
     assert response.status_code == 422 and "Type a question first" in response.get_data(as_text=True)
     assert questions(app) == []
@@ -223,7 +223,7 @@ def test_an_empty_question_is_refused(app: Flask, client: Client, auth: AuthActi
 class TestRateLimit:
     def test_the_11th_question_in_a_minute_is_refused_in_the_answer_area(
             self, app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int]) -> None:
-        auth.login(actors.member)
+        auth.login_as(actors.member)
         ask(client, "x" * 501)  # refused before any work: does not use up the limit
         statuses = [ask(client, f"checkout latency {i}").status_code for i in range(10)]
         assert statuses == [200] * 10
@@ -248,16 +248,16 @@ class TestRateLimit:
     def test_the_limit_is_per_user(self, client: Client, auth: AuthActions, actors: Actors,
                                    week: list[int], app: Flask) -> None:
         app.config["ASK_RATE_LIMIT"] = "2/minute"
-        auth.login(actors.member)
+        auth.login_as(actors.member)
         assert [ask(client, "latency").status_code for _ in range(3)] == [200, 200, 429]
         auth.logout()
-        auth.login(actors.teammate)
+        auth.login_as(actors.teammate)
         assert ask(client, "latency").status_code == 200
 
     def test_viewing_the_page_is_not_limited(self, client: Client, auth: AuthActions, actors: Actors,
                                              app: Flask) -> None:
         app.config["ASK_RATE_LIMIT"] = "1/minute"
-        auth.login(actors.member)
+        auth.login_as(actors.member)
         assert {client.get("/ask").status_code for _ in range(3)} == {200}
 
 
@@ -278,7 +278,7 @@ class TestCache:
 
     def test_the_same_question_over_unchanged_data_is_answered_from_the_cache(
             self, app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int]) -> None:
-        auth.login(actors.member)
+        auth.login_as(actors.member)
         before = scrape(client)
         first = ask(client, "How did I cut checkout latency?").get_data(as_text=True)
         second = ask(client, "  how did i cut   CHECKOUT latency ").get_data(as_text=True)
@@ -300,7 +300,7 @@ class TestCache:
 
     def test_editing_a_visible_entry_invalidates_the_answer(
             self, app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int]) -> None:
-        auth.login(actors.member)
+        auth.login_as(actors.member)
         ask(client, "checkout latency")
         with app.app_context():
             user = db.session.get(User, actors.member.id)
@@ -315,7 +315,7 @@ class TestCache:
 
     def test_deleting_or_adding_an_entry_invalidates_the_answer(
             self, app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int]) -> None:
-        auth.login(actors.member)
+        auth.login_as(actors.member)
         ask(client, "checkout latency")
         client.post_form(f"/log/entries/{week[3]}/delete")
         ask(client, "checkout latency")
@@ -328,11 +328,11 @@ class TestCache:
             self, app: Flask, client: Client, auth: AuthActions, actors: Actors) -> None:
         make_entry(app, actors.lead, "Checkout latency review")
         make_entry(app, actors.teammate, "Checkout latency fix")
-        auth.login(actors.lead)
+        auth.login_as(actors.lead)
         ask(client, "checkout latency")
         ask(client, "checkout latency", include_team=True)
         auth.logout()
-        auth.login(actors.teammate)
+        auth.login_as(actors.teammate)
         ask(client, "checkout latency")
         assert [r.cache_hit for r in questions(app)] == [False, False, False]
 
@@ -340,7 +340,7 @@ class TestCache:
 class TestFeedback:
     def test_the_asker_rates_and_comments(self, app: Flask, client: Client, auth: AuthActions,
                                           actors: Actors, week: list[int]) -> None:
-        auth.login(actors.member)
+        auth.login_as(actors.member)
         ask(client, "checkout latency")
         [row] = questions(app)
         response = client.post_form(f"/ask/{row.id}/feedback", {"rating": "down", "where": "answer"},
@@ -361,7 +361,7 @@ class TestFeedback:
 
     def test_a_too_long_comment_is_refused(self, app: Flask, client: Client, auth: AuthActions,
                                            actors: Actors, week: list[int]) -> None:
-        auth.login(actors.member)
+        auth.login_as(actors.member)
         ask(client, "checkout latency")
         [row] = questions(app)
         response = client.post_form(f"/ask/{row.id}/feedback", {"comment": "x" * 1001}, htmx=True)
@@ -371,11 +371,11 @@ class TestFeedback:
     @pytest.mark.parametrize("who", ["teammate", "lead", "admin"])
     def test_nobody_else_may_rate_an_answer(self, app: Flask, client: Client, auth: AuthActions,
                                             actors: Actors, week: list[int], who: str) -> None:
-        auth.login(actors.member)
+        auth.login_as(actors.member)
         ask(client, "checkout latency")
         [row] = questions(app)
         auth.logout()
-        auth.login(getattr(actors, who))
+        auth.login_as(getattr(actors, who))
         response = client.post_form(f"/ask/{row.id}/feedback", {"rating": "down"}, htmx=True)
         assert response.status_code == 404
         assert client.get(f"/ask?a={row.id}").get_data(as_text=True).count(f'id="answer-{row.id}"') == 0
@@ -394,7 +394,7 @@ class TestAdminFeedback:
                 (actors.member, "checkout latency", "up", "Spot on"),
                 (actors.member, "postmortem outage", "down", "Wrong <b>week</b>"),
                 (actors.teammate, "anything", None, "Only a comment")]:
-            auth.login(who)
+            auth.login_as(who)
             ask(client, question)
             row = questions(app)[-1]
             data = {"comment": comment, **({"rating": rating} if rating else {})}
@@ -406,7 +406,7 @@ class TestAdminFeedback:
 
     def test_admins_see_every_detail(self, client: Client, auth: AuthActions, actors: Actors,
                                      rated: list[int], week: list[int]) -> None:
-        auth.login(actors.admin)
+        auth.login_as(actors.admin)
         body = client.get("/admin/feedback").get_data(as_text=True)
         for text in ("checkout latency", "Spot on", "Only a comment", "member@example.com",
                      "teammate@example.com", f"#{week[0]} Cut checkout latency"):
@@ -416,7 +416,7 @@ class TestAdminFeedback:
 
     def test_it_filters_by_rating_user_and_date(self, client: Client, auth: AuthActions,
                                                 actors: Actors, rated: list[int]) -> None:
-        auth.login(actors.admin)
+        auth.login_as(actors.admin)
         down = client.get("/admin/feedback?rating=down").get_data(as_text=True)
         assert "Wrong &lt;b&gt;week" in down and "Spot on" not in down
         mine = client.get("/admin/feedback?user=Member@Example.com").get_data(as_text=True)
@@ -429,7 +429,7 @@ class TestAdminFeedback:
     @pytest.mark.parametrize("who", ["member", "lead"])
     def test_it_is_for_admins_only(self, client: Client, auth: AuthActions, actors: Actors,
                                    rated: list[int], who: str) -> None:
-        auth.login(getattr(actors, who))
+        auth.login_as(getattr(actors, who))
         response = client.get("/admin/feedback")
         assert response.status_code == 403 and "Spot on" not in response.get_data(as_text=True)
         json_response = client.get("/admin/feedback", headers={"Accept": "application/json"})
@@ -448,7 +448,7 @@ class TestAdminFeedback:
                     db.session.add(row)
                 db.session.commit()
 
-        auth.login(actors.admin)
+        auth.login_as(actors.admin)
         add(2, 0)
         with count_statements(app) as few:
             client.get("/admin/feedback")
@@ -472,7 +472,7 @@ def test_history_is_paginated_in_a_constant_number_of_queries(app: Flask, client
                                            cited_entry_ids=[week[i % 5]]))
             db.session.commit()
 
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     add(2, 0)
     with count_statements(app) as few:
         client.get("/ask")
@@ -494,7 +494,7 @@ def test_a_citation_is_a_link_only_when_it_was_given_and_is_visible(
                                    answer=f"Mine [#{week[0]}], invented [#{week[1]}], theirs [#{secret}]",
                                    cited_entry_ids=[week[0], secret]))
         db.session.commit()
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = client.get("/ask").get_data(as_text=True)
     assert linked(body) == [week[0]]
     assert f"#{week[1]}?</span>" in body and f"#{secret}?</span>" in body
@@ -504,7 +504,7 @@ def test_questions_and_answers_are_shown_inert(app: Flask, client: Client, auth:
                                                actors: Actors) -> None:
     make_entry(app, actors.member, "<script>alert(1)</script> checkout",
                result='<img src=x onerror="alert(2)"> [x](javascript:alert(3))')
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = ask(client, "<script>alert(4)</script> checkout").get_data(as_text=True)
     assert_inert(body)
     assert_inert(client.get("/ask").get_data(as_text=True))
@@ -528,7 +528,7 @@ def test_questions_and_answers_are_shown_inert(app: Flask, client: Client, auth:
     ("December 2025", "2025-12-01", "2025-12-31"),
 ])
 def test_it_reads_dates_relative_to_the_askers_today(question: str, start: str, end: str) -> None:
-    from app.services.ask_dates import parse_dates
+    from app.services.ask.dates import parse_dates
 
     period, rest = parse_dates(question, date(2026, 11, 23))
     assert period is not None
@@ -538,7 +538,7 @@ def test_it_reads_dates_relative_to_the_askers_today(question: str, start: str, 
 
 @pytest.mark.parametrize("question", ["What may I have missed?", "refactoring the payment module", "v2026"])
 def test_words_that_are_not_dates_stay_words(question: str) -> None:
-    from app.services.ask_dates import parse_dates
+    from app.services.ask.dates import parse_dates
 
     assert parse_dates(question, date(2026, 11, 23)) == (None, question)
 
@@ -547,7 +547,7 @@ def test_today_is_the_askers_today(app: Flask, actors: Actors) -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from app.services.ask import user_today
+    from app.services.ask.answer import user_today
 
     with app.app_context():
         for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):  # UTC+14 and UTC-11: a day apart

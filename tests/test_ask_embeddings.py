@@ -15,8 +15,8 @@ from flask import Flask
 from app.cli.config import config_cli
 from app.extensions import db
 from app.models import EntryEmbedding, LogEntry, User
-from app.services import ask as ask_service
-from app.services.log import purge_entry, trash_entry, update_entry, validate_entry
+from app.services.ask import answer as ask_service
+from app.services.log.entries import purge_entry, trash_entry, update_entry, validate_entry
 from tests.conftest import Actors, AuthActions, Client
 from tests.llm_server import API_KEY, Reply, embedding_words, make_week
 from tests.log_support import count_statements, make_entries, make_entry
@@ -79,7 +79,7 @@ class TestOffByDefault:
                                                 actors: Actors, week: list[int], shipped: int,
                                                 llm_server) -> None:
         assert app.config["ASK_EMBEDDINGS_MODEL"] is None
-        auth.login(actors.member)
+        auth.login_as(actors.member)
         assert NOTHING_FOUND in ask(client, LAUNCH).get_data(as_text=True)  # keywords alone miss it
         assert linked(ask(client, "checkout latency").get_data(as_text=True)) == [week[0]]
         assert llm_server.embedding_requests == [] and llm_server.requests == []
@@ -90,7 +90,7 @@ class TestOffByDefault:
 def test_it_finds_an_entry_by_meaning_that_keyword_search_misses(
         app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int], shipped: int,
         llm_server) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     app.config["ASK_EMBEDDINGS_MODEL"] = None
     assert NOTHING_FOUND in ask(client, LAUNCH).get_data(as_text=True)
     assert llm_server.embedding_requests == []
@@ -123,7 +123,7 @@ def test_it_finds_an_entry_by_meaning_that_keyword_search_misses(
 def test_keyword_matches_still_come_first_among_close_meanings(
         app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int], shipped: int,
         llm_server) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = ask(client, "How did I cut checkout latency?").get_data(as_text=True)
     assert linked(body)[0] == week[0]
     assert "p95 dropped from 900 ms to 310 ms" in body
@@ -138,7 +138,7 @@ def test_only_entries_the_asker_may_see_are_embedded_or_sent(
     trashed = make_entry(app, actors.member, "Released the refunds flow WOMBAT-3", trashed=True)
     llm_server.responder = lambda request: Reply(text=" ".join(
         f"[#{e['id']}]" for e in request.data["entries"]) + f" [#{outsider}]")
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = ask(client, LAUNCH).get_data(as_text=True)
     assert linked(body) == [shipped]
     assert f"#{outsider}?</span>" in body  # named by the model, but not a citation
@@ -149,7 +149,7 @@ def test_only_entries_the_asker_may_see_are_embedded_or_sent(
     assert set(stored(app)) == {shipped}
     # A lead who includes the team finds the teammate's launch; the outsider's stays out.
     auth.logout()
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     body = ask(client, LAUNCH, include_team=True).get_data(as_text=True)
     assert set(linked(body)) == {shipped, teammate}
     sent = json.dumps([r.json for r in llm_server.embedding_requests])
@@ -161,7 +161,7 @@ def test_only_entries_the_asker_may_see_are_embedded_or_sent(
 def test_an_edited_entry_is_embedded_again_and_unchanged_ones_are_not(
         app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int], shipped: int,
         llm_server) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     ask(client, LAUNCH)
     assert len(llm_server.embedded_texts) == 1 + len(week) + 1
     before = stored(app)
@@ -190,7 +190,7 @@ def test_an_edited_entry_is_embedded_again_and_unchanged_ones_are_not(
 def test_switching_the_model_does_not_serve_an_old_answer(
         app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int], shipped: int,
         llm_server) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     ask(client, LAUNCH)
     assert "from the cache" in ask(client, LAUNCH).get_data(as_text=True)
     requests_before = len(llm_server.embedding_requests)
@@ -220,7 +220,7 @@ def test_a_failing_endpoint_falls_back_to_keyword_search(
         app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int], shipped: int,
         llm_server, failure: str) -> None:
     llm_server.script_embeddings(*FAILURES[failure])
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = ask(client, "How did I cut checkout latency?")
     body = response.get_data(as_text=True)
     assert response.status_code == 200, body
@@ -242,7 +242,7 @@ def test_a_failing_endpoint_falls_back_to_keyword_search(
 def test_a_missing_api_key_falls_back_and_is_recorded(app: Flask, client: Client, auth: AuthActions,
                                                       actors: Actors, week: list[int], llm_server) -> None:
     app.config["OPENAI_API_KEY"] = None
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert linked(ask(client, "checkout latency").get_data(as_text=True)) == [week[0]]
     assert llm_server.embedding_requests == []
     [call] = embeddings_ledger(app)
@@ -253,7 +253,7 @@ def test_only_the_newest_candidates_are_compared(app: Flask, client: Client, aut
                                                  actors: Actors, week: list[int], shipped: int,
                                                  llm_server) -> None:
     app.config["ASK_EMBEDDINGS_MAX_CANDIDATES"] = 3  # the shipped entry is the oldest
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert shipped not in linked(ask(client, LAUNCH).get_data(as_text=True))
     assert len(llm_server.embedding_requests[1].inputs) == 3
     assert shipped not in stored(app)
@@ -265,7 +265,7 @@ def test_a_question_embeds_a_bounded_number_of_entries_and_is_not_cached_until_a
     monkeypatch.setattr(ask_service, "EMBED_PER_QUESTION", 4)
     monkeypatch.setattr(ask_service, "EMBED_BATCH", 3)
     question = "What did I launch in payments?"
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     first = ask(client, question).get_data(as_text=True)
     assert [len(r.inputs) for r in llm_server.embedding_requests] == [1, 3, 1]
     assert linked(first) and set(stored(app)) == {week[5], week[4], week[3], week[2]}  # the newest
@@ -282,7 +282,7 @@ def test_it_asks_in_a_constant_number_of_queries(app: Flask, client: Client, aut
                                                  actors: Actors, llm_server, embeddings: str) -> None:
     if embeddings == "off":
         app.config["ASK_EMBEDDINGS_MODEL"] = None
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     make_entries(app, actors.member, 3)
     ask(client, "entry python")  # embeds them all
     with count_statements(app) as few:
@@ -297,7 +297,7 @@ def test_it_asks_in_a_constant_number_of_queries(app: Flask, client: Client, aut
 
 def test_a_purged_entry_takes_its_embedding_with_it(app: Flask, client: Client, auth: AuthActions,
                                                     actors: Actors, shipped: int, llm_server) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     ask(client, LAUNCH)
     assert shipped in stored(app)
     with app.app_context():

@@ -28,7 +28,7 @@ def week(app: Flask, actors: Actors) -> list[int]:
 def test_it_answers_from_the_server_citing_only_entries_it_sent(
         app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int], llm_server) -> None:
     llm_server.script(Reply.normal(f"You cut p95 to 310 ms [#{week[0]}]. Also [#{week[0] + 1000}]."))
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = ask(client, "How did I cut checkout latency?").get_data(as_text=True)
     assert "You cut p95 to 310 ms" in body
     assert linked(body) == [week[0]]
@@ -50,7 +50,7 @@ def test_an_injection_in_an_entry_stays_data_and_other_peoples_entries_never_lea
                           action="Vendor notes: the ZEBRA-7781 contract.")
     teammate = make_entry(app, actors.teammate, "Vendor email follow-up QUOKKA-12")
     llm_server.script(Reply.normal(f"HACKED [#{outsider}] [#{week[5]}]"))
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = ask(client, f"What were the vendor email notes? Show #{outsider} too").get_data(as_text=True)
     [request] = llm_server.requests
     raw = json.dumps(request.json, ensure_ascii=False)
@@ -74,7 +74,7 @@ def test_an_injection_in_an_entry_stays_data_and_other_peoples_entries_never_lea
 
 def test_an_over_long_question_never_reaches_the_server(app: Flask, client: Client, auth: AuthActions,
                                                         actors: Actors, week: list[int], llm_server) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = ask(client, "가" * 501)
     assert response.status_code == 422
     assert llm_server.requests == [] and ledger(app) == [] and questions(app) == []
@@ -83,7 +83,7 @@ def test_an_over_long_question_never_reaches_the_server(app: Flask, client: Clie
 def test_a_server_error_gives_a_clear_message_and_loses_nothing(
         app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int], llm_server) -> None:
     llm_server.script(Reply.server_error(500), Reply.server_error(503))
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = ask(client, "How did I cut checkout latency?")
     body = response.get_data(as_text=True)
     assert response.status_code == 503
@@ -106,7 +106,7 @@ def test_a_server_error_gives_a_clear_message_and_loses_nothing(
 def test_a_missing_api_key_is_explained(app: Flask, client: Client, auth: AuthActions, actors: Actors,
                                         week: list[int], llm_server) -> None:
     app.config["OPENAI_API_KEY"] = None
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = ask(client, "checkout latency").get_data(as_text=True)
     assert "the API key is missing" in body and llm_server.requests == []
 
@@ -114,7 +114,7 @@ def test_a_missing_api_key_is_explained(app: Flask, client: Client, auth: AuthAc
 def test_a_cached_answer_does_not_call_the_server_again(
         app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int], llm_server) -> None:
     llm_server.script(Reply.normal(f"Latency work [#{week[0]}]"))
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     first = ask(client, "checkout latency?").get_data(as_text=True)
     second = ask(client, "Checkout latency").get_data(as_text=True)
     assert len(llm_server.requests) == 1

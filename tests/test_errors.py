@@ -105,7 +105,7 @@ def test_it_answers_a_missing_csrf_token_with_400(client):
 
 
 def test_it_answers_403_cleanly(client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     text = "You do not have permission to do that."
     assert_clean_page(client.get("/admin"), 403, "Not allowed", text)
     assert_toast(client.get("/admin", headers=HTMX), 403, text)
@@ -199,7 +199,7 @@ def test_it_answers_500_to_json_clients_in_json(app, failing_routes, client):
 
 
 def test_it_recovers_from_a_failed_database_statement(app, failing_routes, client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.get("/_test/duplicate")
     assert_clean_page(response, 500, "Something went wrong", "Mina Member")
     assert "IntegrityError" not in response.get_data(as_text=True)

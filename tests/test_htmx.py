@@ -36,7 +36,7 @@ def flash_routes(app):
 
 @pytest.mark.parametrize("path", ["/auth/login", "/log", "/account/sessions"])
 def test_it_puts_the_csrf_token_in_a_meta_tag(client, auth, actors, path):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     if path == "/auth/login":
         auth.logout()
     response = client.get(path)
@@ -57,7 +57,7 @@ def test_it_accepts_the_meta_tag_token_as_the_x_csrftoken_header(client, actors)
 
 @pytest.mark.parametrize("token", [None, "not-a-token"])
 def test_it_refuses_a_post_without_a_valid_csrf_token(app, client, auth, actors, token):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     headers = {"X-CSRFToken": token} if token else {}
     response = client.post("/account/sessions/end-others", headers=headers)
     assert response.status_code == 400
@@ -70,7 +70,7 @@ def test_it_refuses_a_post_without_a_valid_csrf_token(app, client, auth, actors,
 
 
 def test_it_shows_htmx_a_csrf_failure_as_a_retargeted_toast(client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.post("/auth/logout", headers=HTMX)
     assert response.status_code == 400
     assert response.headers["HX-Retarget"] == "#flashes"
@@ -118,7 +118,7 @@ def test_it_varies_every_response_on_hx_request(client, path, status, htmx):
 
 
 def test_it_varies_error_responses_on_hx_request(client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.get("/admin")
     assert response.status_code == 403
     assert "HX-Request" in response.vary
@@ -156,7 +156,7 @@ def test_it_does_not_repeat_a_flash_a_full_page_already_shows(flash_routes, clie
 
 
 def test_it_keeps_flashes_across_an_htmx_redirect(client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.post_form("/auth/logout", htmx=True)
     assert response.headers["HX-Redirect"] == "/auth/login"
     assert "You have signed out." not in response.get_data(as_text=True)

@@ -31,7 +31,7 @@ def trashed_id(app, actors: Actors) -> int:
 @pytest.mark.parametrize("url", READ_URLS + WRITE_GETS)
 def test_it_shows_owner_their_entry(client: Client, auth: AuthActions, actors: Actors,
                                     entry_id: int, url: str) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.get(url.format(id=entry_id))
     assert response.status_code == 200
     assert "Member&#39;s private entry" in response.get_data(as_text=True)
@@ -43,7 +43,7 @@ def test_it_shows_owner_their_entry(client: Client, auth: AuthActions, actors: A
 def test_it_answers_404_to_others_reading_an_entry(client: Client, auth: AuthActions,
                                                    actors: Actors, entry_id: int, who: str,
                                                    url: str, htmx: bool) -> None:
-    auth.login(getattr(actors, who))
+    auth.login_as(getattr(actors, who))
     headers = {"HX-Request": "true"} if htmx else {}
     response = client.get(url.format(id=entry_id), headers=headers)
     assert response.status_code == 404
@@ -55,7 +55,7 @@ def test_it_answers_404_to_others_reading_an_entry(client: Client, auth: AuthAct
 def test_it_refuses_others_changing_an_entry(app, client: Client, auth: AuthActions,
                                              actors: Actors, entry_id: int, who: str,
                                              action: str) -> None:
-    auth.login(getattr(actors, who))
+    auth.login_as(getattr(actors, who))
     url = f"/log/entries/{entry_id}" + ("/delete" if action == "delete" else "")
     for htmx in (False, True):
         assert client.post_form(url, save_form(), htmx=htmx).status_code == 404
@@ -68,7 +68,7 @@ def test_it_refuses_others_changing_an_entry(app, client: Client, auth: AuthActi
 def test_it_refuses_others_restoring_or_purging(app, client: Client, auth: AuthActions,
                                                 actors: Actors, trashed_id: int, who: str,
                                                 action: str) -> None:
-    auth.login(getattr(actors, who))
+    auth.login_as(getattr(actors, who))
     for htmx in (False, True):
         response = client.post_form(f"/log/entries/{trashed_id}/{action}", htmx=htmx)
         assert response.status_code == 404
@@ -79,7 +79,7 @@ def test_it_refuses_others_restoring_or_purging(app, client: Client, auth: AuthA
 @pytest.mark.parametrize("action", ["restore", "purge"])
 def test_it_lets_owner_restore_and_purge(app, client: Client, auth: AuthActions,
                                          actors: Actors, trashed_id: int, action: str) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.post_form(f"/log/entries/{trashed_id}/{action}")
     assert response.status_code == 302
     entry = load_entry(app, trashed_id)
@@ -93,7 +93,7 @@ def test_it_lets_owner_restore_and_purge(app, client: Client, auth: AuthActions,
 def test_it_lets_a_lead_read_a_team_members_entry(client: Client, auth: AuthActions,
                                                   actors: Actors, entry_id: int,
                                                   url: str) -> None:
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     response = client.get(url.format(id=entry_id))
     assert response.status_code == 200
     body = response.get_data(as_text=True)
@@ -105,7 +105,7 @@ def test_it_lets_a_lead_read_a_team_members_entry(client: Client, auth: AuthActi
 
 def test_it_shows_a_lead_the_row_of_a_team_members_entry_without_actions(
         client: Client, auth: AuthActions, actors: Actors, entry_id: int) -> None:
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     response = client.get(f"/log/entries/{entry_id}", headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert row_ids(response.get_data(as_text=True)) == [entry_id]
@@ -114,7 +114,7 @@ def test_it_shows_a_lead_the_row_of_a_team_members_entry_without_actions(
 
 def test_it_refuses_a_lead_the_edit_form(client: Client, auth: AuthActions, actors: Actors,
                                          entry_id: int) -> None:
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     assert client.get(f"/log/entries/{entry_id}/edit").status_code == 404
     assert client.get(f"/log/entries/{entry_id}/edit",
                       headers={"HX-Request": "true"}).status_code == 404
@@ -124,19 +124,19 @@ def test_it_refuses_a_lead_the_edit_form(client: Client, auth: AuthActions, acto
 def test_it_hides_other_teams_entries_from_a_lead(app, client: Client, auth: AuthActions,
                                                   actors: Actors, url: str) -> None:
     outsiders = make_entry(app, actors.outsider, "Growth team work")
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     assert client.get(url.format(id=outsiders)).status_code == 404
 
 
 def test_it_hides_a_trashed_team_entry_from_a_lead(client: Client, auth: AuthActions,
                                                    actors: Actors, trashed_id: int) -> None:
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     assert client.get(f"/log/entries/{trashed_id}").status_code == 404
 
 
 def test_it_answers_404_for_an_entry_that_does_not_exist(client: Client, auth: AuthActions,
                                                          actors: Actors) -> None:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert client.get("/log/entries/999999").status_code == 404
     assert client.post_form("/log/entries/999999/delete").status_code == 404
 
@@ -147,7 +147,7 @@ def test_it_lists_only_my_own_entries(app, client: Client, auth: AuthActions,
     make_entry(app, actors.teammate, "Teammate's")
     make_entry(app, actors.outsider, "Outsider's")
     for who, expected in ((actors.member, [mine]), (actors.lead, [])):
-        auth.login(who)
+        auth.login_as(who)
         page = client.get("/log").get_data(as_text=True)
         fragment = client.get("/log", headers={"HX-Request": "true", "HX-Target": "entry-list"})
         assert row_ids(page) == expected
@@ -159,7 +159,7 @@ def test_it_lists_only_my_own_trash(app, client: Client, auth: AuthActions,
                                     actors: Actors) -> None:
     make_entry(app, actors.teammate, "Teammate's trashed", trashed=True)
     make_entry(app, actors.member, "Mine trashed", trashed=True)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = client.get("/log/trash").get_data(as_text=True)
     assert "Mine trashed" in body
     assert "Teammate" not in body
@@ -169,10 +169,10 @@ def test_it_exports_only_my_own_entries(app, client: Client, auth: AuthActions,
                                         actors: Actors) -> None:
     make_entry(app, actors.member, "Mine")
     make_entry(app, actors.teammate, "Teammate's")
-    auth.login(actors.lead)  # a lead's export is their own log, not the team's
+    auth.login_as(actors.lead)  # a lead's export is their own log, not the team's
     assert json.loads(client.get("/log/export?format=json").get_data(as_text=True)) == []
     auth.logout()
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     exported = json.loads(client.get("/log/export?format=json").get_data(as_text=True))
     assert [e["title"] for e in exported] == ["Mine"]
 

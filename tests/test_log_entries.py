@@ -33,7 +33,7 @@ def text(response) -> str:
 
 @pytest.fixture
 def member(client: Client, auth: AuthActions, actors: Actors) -> Actors:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     return actors
 
 
@@ -243,7 +243,7 @@ def test_it_refuses_the_second_of_two_saves_from_one_version(app, client: Client
 
 def test_it_refuses_a_save_that_raced_another_commit(app, actors: Actors, entry_id: int) -> None:
     """Another save commits between our read and our write: refused, not a crash."""
-    from app.services.log import StaleEntryError, update_entry, validate_entry
+    from app.services.log.entries import StaleEntryError, update_entry, validate_entry
 
     with app.app_context():
         editor = db.session.get(User, actors.member.id)

@@ -16,7 +16,7 @@ from tests.log_support import assert_inert, make_entry
 
 @pytest.fixture
 def member(client: Client, auth: AuthActions, actors: Actors) -> Actors:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     return actors
 
 

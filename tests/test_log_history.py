@@ -24,7 +24,7 @@ def diff_lines(body: str) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def entry_id(app, client: Client, auth: AuthActions, actors: Actors) -> int:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     return make_entry(app, actors.member, "Payment retries", situation="one\ntwo\nthree")
 
 
@@ -63,9 +63,9 @@ def test_it_lets_a_lead_read_a_team_members_history(client: Client, auth: AuthAc
                                                      actors: Actors, entry_id: int) -> None:
     save(client, entry_id, 1, title="Edited once")
     auth.logout()
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     body = client.get(f"/log/entries/{entry_id}/history").get_data(as_text=True)
     assert ("add", "added: + Edited once") in diff_lines(body)
     auth.logout()
-    auth.login(actors.outsider)
+    auth.login_as(actors.outsider)
     assert client.get(f"/log/entries/{entry_id}/history").status_code == 404

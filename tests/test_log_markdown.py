@@ -67,7 +67,7 @@ def test_it_makes_a_plain_excerpt_without_markup() -> None:
 
 @pytest.fixture
 def hostile_id(app, client: Client, auth: AuthActions, actors: Actors) -> int:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     entry_id = make_entry(app, actors.member, **HOSTILE)
     form = {**HOSTILE, "title": f"{IMG}{SCRIPT}", "version": "1", "work_date": "2026-11-20"}
     assert client.post_form(f"/log/entries/{entry_id}", form).status_code == 302  # history
@@ -143,7 +143,7 @@ def test_it_exports_hostile_text_as_inert_markdown(client: Client, hostile_id: i
 def test_it_neutralises_formulas_in_csv_cells(app, client: Client, auth: AuthActions,
                                               actors: Actors, value: str) -> None:
     make_entry(app, actors.member, value, situation=value, category=value, tags=value)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     header, row = list(csv.reader(io.StringIO(
         client.get("/log/export?format=csv").get_data(as_text=True))))
     entry = dict(zip(header, row, strict=True))

@@ -38,7 +38,7 @@ def statements_for(client: Client, app, url: str, headers: dict) -> int:
 
 @pytest.fixture
 def member(client: Client, auth: AuthActions, actors: Actors) -> Actors:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     return actors
 
 

@@ -15,7 +15,7 @@ LIST = {"HX-Request": "true", "HX-Target": "entry-list"}
 
 @pytest.fixture
 def member(client: Client, auth: AuthActions, actors: Actors) -> Actors:
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     return actors
 
 

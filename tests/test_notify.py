@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.services.notify import EVENTS, notify_review_event, wait_for_notifications
+from app.services.reviews.notify import EVENTS, notify_review_event, wait_for_notifications
 
 REVIEW_URL = "https://worklog.example.com/reviews/r/42"
 

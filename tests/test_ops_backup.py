@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.extensions import db
 from app.models import LogEntry, Team, User
-from app.services.log_query import LogFilters, entries_select
+from app.services.log.query import LogFilters, entries_select
 from tests.conftest import (
     _base_config,
     _create_pg_database,

@@ -51,7 +51,7 @@ def save(client, body: str, version: int, week: str = WEEK, **extra):
 
 def submitted_review(app: Flask, client, auth, author: User, body: str = "Shipped it.") -> int:
     """`author` writes and submits a review of WEEK; returns its id. Leaves author logged out."""
-    auth.login(author)
+    auth.login_as(author)
     assert save(client, body, 0, action="submit").status_code == 302
     auth.logout()
     return review_of(app, author).id
@@ -64,7 +64,7 @@ def test_weeks_list_counts_entries_and_shows_status(app, client, auth, actors):
     make_entry(app, actors.member, "Monday work", work_date=IsoWeek.parse(WEEK).start)
     make_entry(app, actors.member, "Sunday work", work_date=IsoWeek.parse(WEEK).end)
     make_entry(app, actors.member, "Next Monday", work_date=IsoWeek.parse(WEEK).shift(1).start)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     save(client, "Draft text", 0)
     page = client.get("/reviews?page=1").get_data(as_text=True)
     row = re.search(rf'<a href="/reviews/{WEEK}">{WEEK}</a>.*?</tr>', page, re.S).group(0)
@@ -78,7 +78,7 @@ def test_week_page_shows_only_own_entries_of_that_week(app, client, auth, actors
     mine = make_entry(app, actors.member, "My week entry", work_date=IsoWeek.parse(WEEK).start)
     make_entry(app, actors.member, "Week before", work_date=IsoWeek.parse(WEEK).shift(-1).end)
     make_entry(app, actors.teammate, "Teammate entry", work_date=IsoWeek.parse(WEEK).start)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     page = client.get(f"/reviews/{WEEK}").get_data(as_text=True)
     assert "My week entry" in page and f"/log/entries/{mine}" in page
     assert "Week before" not in page and "Teammate entry" not in page
@@ -87,14 +87,14 @@ def test_week_page_shows_only_own_entries_of_that_week(app, client, auth, actors
 @pytest.mark.parametrize("week", ["2026-W54", "2026-47", "W47", "2026-W7", "x" * 50, "2026-W00",
                                   "9999-W52", "0001-W01", "0000-W01"])
 def test_a_week_that_is_not_an_iso_week_is_404(client, auth, actors, week):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert client.get(f"/reviews/{week}").status_code == 404
 
 
 @pytest.mark.parametrize("url", ["/reviews?page=9000", "/reviews?page=99999999999999999999",
                                  "/reviews?page=-3", "/reviews?page=x"])
 def test_any_page_number_answers_a_page(client, auth, actors, url):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.get(url)
     assert response.status_code == 200
     assert 'class="weeks-table"' in response.get_data(as_text=True)
@@ -103,12 +103,12 @@ def test_any_page_number_answers_a_page(client, auth, actors, url):
 @pytest.mark.parametrize("path", ["/reviews/r/99999999999999999999", "/reviews/r/2147483648",
                                   "/log/entries/99999999999999999999", "/log/entries/2147483648/history"])
 def test_ids_too_large_to_exist_are_404(client, auth, actors, path):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert client.get(path).status_code == 404
 
 
 def test_stale_save_is_refused_and_the_text_kept(app, client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert save(client, "First text", 0).status_code == 302
     assert save(client, "Second text from another tab", 1).status_code == 302
     response = save(client, "My careful edit from the first tab", 1)
@@ -122,7 +122,7 @@ def test_stale_save_is_refused_and_the_text_kept(app, client, auth, actors):
 
 
 def test_save_with_htmx_answers_the_editor(app, client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.post_form(f"/reviews/{WEEK}", {"body": "Hello", "version": "0"}, htmx=True)
     assert response.status_code == 200
     assert 'id="review-editor"' in response.get_data(as_text=True)
@@ -130,12 +130,12 @@ def test_save_with_htmx_answers_the_editor(app, client, auth, actors):
 
 
 def test_save_rejects_a_missing_version(client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert client.post_form(f"/reviews/{WEEK}", {"body": "x"}).status_code == 400
 
 
 def test_oversized_review_is_refused_and_nothing_saved(app, client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = save(client, "x" * 50_001, 0)
     assert response.status_code == 422
     assert "too long" in response.get_data(as_text=True)
@@ -143,7 +143,7 @@ def test_oversized_review_is_refused_and_nothing_saved(app, client, auth, actors
 
 
 def test_csrf_less_post_is_refused(app, client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.post(f"/reviews/{WEEK}", data={"body": "x", "version": "0"})
     assert response.status_code == 400
     assert review_of(app, actors.member) is None
@@ -156,11 +156,11 @@ def test_member_to_lead_flow_with_audit(app, client, auth, actors):
     review_id = submitted_review(app, client, auth, actors.member, "Cut latency by half.")
     assert review_of(app, actors.member).status == "submitted"
     # Submitted: the author can no longer edit it.
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert save(client, "sneaky edit", 2).status_code == 409
     auth.logout()
 
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     queue = waiting(client)
     assert f"/reviews/r/{review_id}" in queue and "Mina Member" in queue
     response = client.post_form(f"/reviews/r/{review_id}/request-changes", {"comment": "  "})
@@ -172,7 +172,7 @@ def test_member_to_lead_flow_with_audit(app, client, auth, actors):
     assert response.status_code == 302
     auth.logout()
 
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     week_page = client.get(f"/reviews/{WEEK}").get_data(as_text=True)
     assert "asked for changes" in week_page and "Add the numbers, please." in week_page
     review = review_of(app, actors.member)
@@ -180,12 +180,12 @@ def test_member_to_lead_flow_with_audit(app, client, auth, actors):
                 action="submit").status_code == 302
     auth.logout()
 
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     assert client.post_form(f"/reviews/r/{review_id}/approve", {"comment": ""}).status_code == 302
     assert f"/reviews/r/{review_id}" not in waiting(client)
     auth.logout()
 
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     page = client.get(f"/reviews/r/{review_id}").get_data(as_text=True)
     assert "Approved" in page and "900 → 450 ms" in page
     final = review_of(app, actors.member)
@@ -199,7 +199,7 @@ def test_member_to_lead_flow_with_audit(app, client, auth, actors):
 
 
 def test_empty_review_cannot_be_submitted(app, client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = save(client, "   ", 0, action="submit")
     assert response.status_code == 422
     assert "Write the review" in response.get_data(as_text=True)
@@ -208,7 +208,7 @@ def test_empty_review_cannot_be_submitted(app, client, auth, actors):
 
 def test_approving_twice_is_refused(app, client, auth, actors):
     review_id = submitted_review(app, client, auth, actors.member)
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     assert client.post_form(f"/reviews/r/{review_id}/approve").status_code == 302
     response = client.post_form(f"/reviews/r/{review_id}/request-changes", {"comment": "late"})
     assert response.status_code == 409
@@ -217,11 +217,11 @@ def test_approving_twice_is_refused(app, client, auth, actors):
 
 def test_comments_thread_between_author_and_lead(app, client, auth, actors):
     review_id = submitted_review(app, client, auth, actors.member)
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     assert client.post_form(f"/reviews/r/{review_id}/comments",
                             {"body": "Nice <script>alert(1)</script>"}).status_code == 302
     auth.logout()
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.post_form(f"/reviews/r/{review_id}/comments", {"body": "Thanks!"}, htmx=True)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -258,7 +258,7 @@ EXPECTED = {
 @pytest.mark.parametrize("method,path", REVIEW_ROUTES)
 def test_permission_matrix(app, client, auth, actors, actor, method, path):
     review_id = submitted_review(app, client, auth, actors.member)
-    auth.login(getattr(actors, actor))
+    auth.login_as(getattr(actors, actor))
     url = path.format(id=review_id)
     if method == "GET":
         response = client.get(url)
@@ -278,7 +278,7 @@ def test_anonymous_is_sent_to_login(app, client, actors):
 
 def test_lead_cannot_review_their_own(app, client, auth, actors):
     review_id = submitted_review(app, client, auth, actors.lead)
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     assert f"/reviews/r/{review_id}" not in waiting(client)
     assert client.post_form(f"/reviews/r/{review_id}/approve").status_code == 404
     assert review_of(app, actors.lead).status == "submitted"
@@ -286,7 +286,7 @@ def test_lead_cannot_review_their_own(app, client, auth, actors):
 
 def test_queue_is_for_leads_only(client, auth, actors):
     for actor in ("member", "outsider", "admin"):
-        auth.login(getattr(actors, actor))
+        auth.login_as(getattr(actors, actor))
         assert client.get("/reviews/queue").status_code == 404
         auth.logout()
 
@@ -297,7 +297,7 @@ def test_lead_of_another_team_cannot_see_it(app, client, auth, actors):
         outsider = db.session.get(User, actors.outsider.id)
         outsider.role = "lead"
         db.session.commit()
-    auth.login(actors.outsider)
+    auth.login_as(actors.outsider)
     assert client.get(f"/reviews/r/{review_id}").status_code == 404
     assert client.post_form(f"/reviews/r/{review_id}/approve").status_code == 404
 
@@ -323,7 +323,7 @@ def test_queue_oldest_first_with_entry_counts_in_constant_queries(app, client, a
     week = IsoWeek.parse(WEEK)
     add_submitted(actors.member.id, week, 3)
     add_submitted(actors.teammate.id, week.shift(-1), 1)  # submitted earlier: listed first
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     with count_statements(app) as few:
         page = client.get("/reviews/queue").get_data(as_text=True)
     rows = re.findall(r'<tr>\s*<th scope="row"><a href="/reviews/r/\d+">([^<]+)</a></th>\s*'
@@ -350,7 +350,7 @@ def test_citations_link_only_to_entries_the_draft_may_cite(app, client, auth, ac
     ids = make_week(app, actors.member)
     other_week = make_entry(app, actors.member, "Old work", work_date=IsoWeek.parse(WEEK).shift(-3).start)
     outsider_entry = make_entry(app, actors.outsider, "Outsider secret", work_date=IsoWeek.parse(WEEK).start)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     body = (f"Real [#{ids[0]}], invented [#999999], someone else's [#{outsider_entry}], "
             f"another week [#{other_week}], in code `[#{ids[1]}]`.")
     save(client, body, 0)
@@ -368,7 +368,7 @@ def test_lead_sees_the_same_links_and_a_trashed_entry_is_no_longer_linked(app, c
     ids = make_week(app, actors.member)
     trashed = make_entry(app, actors.member, "Gone", work_date=IsoWeek.parse(WEEK).start, trashed=True)
     review_id = submitted_review(app, client, auth, actors.member, f"Did [#{ids[0]}] and [#{trashed}].")
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     page = client.get(f"/reviews/r/{review_id}").get_data(as_text=True)
     assert f'<a class="citation" href="/log/entries/{ids[0]}"' in page
     assert f"#{trashed}?</span>" in page
@@ -380,7 +380,7 @@ def test_review_body_is_rendered_inert(app, client, auth, actors):
     hostile = ('<img src=x onerror=alert(1)> [x](javascript:alert(1)) <script>alert(2)</script> '
                '[#1"><script>alert(3)</script>] **ok**')
     review_id = submitted_review(app, client, auth, actors.member, hostile)
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     page = client.get(f"/reviews/r/{review_id}").get_data(as_text=True)
     assert_inert(page)
     assert "<strong>ok</strong>" in page
@@ -388,7 +388,7 @@ def test_review_body_is_rendered_inert(app, client, auth, actors):
 
 def test_preview_renders_markdown_without_saving(app, client, auth, actors):
     ids = make_week(app, actors.member)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.post_form(f"/reviews/{WEEK}/preview", {"body": f"**Bold** [#{ids[0]}]"}, htmx=True)
     html = response.get_data(as_text=True)
     assert "<strong>Bold</strong>" in html and f'href="/log/entries/{ids[0]}"' in html
@@ -415,7 +415,7 @@ def stream(client, week: str = WEEK, version: int = 0):
 def test_offline_draft_streams_cites_the_week_and_is_saved(app, client, auth, actors):
     ids = make_week(app, actors.member)
     make_entry(app, actors.teammate, "Teammate's own work", work_date=IsoWeek.parse(WEEK).start)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response, events = stream(client)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/event-stream")
@@ -438,7 +438,7 @@ def test_offline_draft_streams_cites_the_week_and_is_saved(app, client, auth, ac
 
 def test_draft_without_javascript_saves_and_redirects(app, client, auth, actors):
     make_week(app, actors.member)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.post_form(f"/reviews/{WEEK}/draft", {"version": "0"})
     assert response.status_code == 302
     assert "Draft written from 6 entries" in client.get(response.headers["Location"]).get_data(as_text=True)
@@ -446,7 +446,7 @@ def test_draft_without_javascript_saves_and_redirects(app, client, auth, actors)
 
 
 def test_draft_of_an_empty_week_is_refused_before_any_call(app, client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response, _events = stream(client)
     assert response.status_code == 422
     assert response.get_json()["error"] == "no_entries"
@@ -457,7 +457,7 @@ def test_draft_of_an_empty_week_is_refused_before_any_call(app, client, auth, ac
 def test_draft_of_a_submitted_review_is_refused(app, client, auth, actors):
     make_week(app, actors.member)
     submitted_review(app, client, auth, actors.member, "Mine, by hand.")
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response, _events = stream(client, version=2)
     assert response.status_code == 409
     assert review_of(app, actors.member).body == "Mine, by hand."
@@ -465,7 +465,7 @@ def test_draft_of_a_submitted_review_is_refused(app, client, auth, actors):
 
 def test_draft_over_a_newer_version_keeps_the_newer_text(app, client, auth, actors):
     make_week(app, actors.member)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     save(client, "v1", 0)
     save(client, "v2 written in another tab", 1)
     _response, events = stream(client, version=1)
@@ -477,7 +477,7 @@ def test_draft_over_a_newer_version_keeps_the_newer_text(app, client, auth, acto
 def test_draft_uses_only_the_authors_entries_whatever_they_contain(app, client, auth, actors):
     ids = make_week(app, actors.member)  # includes an entry with prompt-injection text
     make_entry(app, actors.teammate, "Teammate secret plan", work_date=IsoWeek.parse(WEEK).start)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     _response, events = stream(client)
     assert events[-1][0] == "done"
     review = review_of(app, actors.member)

@@ -14,7 +14,7 @@ from flask import Flask
 from app.extensions import db
 from app.models import LLMCall, User, WeeklyReview
 from app.services.isoweek import IsoWeek
-from app.services.reviews_batch import candidates, draft_week
+from app.services.reviews.batch import candidates, draft_week
 from tests.llm_server import INJECTION, WEEK, Reply, make_week
 from tests.log_support import make_entry
 
@@ -53,7 +53,7 @@ def test_streamed_draft_from_the_server_is_saved_and_citations_checked(app, clie
     ids = make_week(app, actors.member)
     text = f"Cut checkout p95 to 310 ms [#{ids[0]}]. Also did something [#424242]."
     llm_server.script(Reply.streamed(text))
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response, events = stream(client)
     assert response.status_code == 200
     chunks = [data for name, data in events if name == "chunk"]
@@ -72,7 +72,7 @@ def test_streamed_draft_from_the_server_is_saved_and_citations_checked(app, clie
 def test_429_then_200_is_retried_and_the_user_gets_the_draft(app, client, auth, actors, llm_server):
     make_week(app, actors.member)
     llm_server.script(Reply.rate_limited(retry_after=0.1), Reply.streamed("Recovered draft."))
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     _response, events = stream(client)
     assert events[-1][0] == "done"
     assert review_of(app, actors.member).body.strip() == "Recovered draft."
@@ -87,7 +87,7 @@ def test_429_then_200_is_retried_and_the_user_gets_the_draft(app, client, auth, 
 def test_a_failed_draft_says_so_and_loses_nothing(app, client, auth, actors, llm_server, reply, phrase):
     make_week(app, actors.member)
     llm_server.responder = lambda _request: reply
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     client.post_form(f"/reviews/{WEEK}", {"body": "My own words, typed by hand.", "version": "0"})
     response, events = stream(client, version=1)
     assert response.status_code == 200
@@ -104,7 +104,7 @@ def test_a_failed_draft_says_so_and_loses_nothing(app, client, auth, actors, llm
 def test_without_javascript_a_failure_is_a_message_on_the_page(app, client, auth, actors, llm_server):
     make_week(app, actors.member)
     llm_server.responder = lambda _request: Reply.server_error(503)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.post_form(f"/reviews/{WEEK}/draft", {"version": "0"}, follow_redirects=True)
     assert response.status_code == 200
     assert "try again" in response.get_data(as_text=True).lower()
@@ -117,7 +117,7 @@ def test_prompt_holds_only_the_authors_week_with_injection_fenced_as_data(app, c
     teammate_entry = make_entry(app, actors.teammate, "Teammate plan", work_date=IsoWeek.parse(WEEK).start)
     outsider_entry = make_entry(app, actors.outsider, "Outsider plan", work_date=IsoWeek.parse(WEEK).start)
     llm_server.script(Reply.streamed("HACKED"))
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     stream(client)
     [request] = llm_server.requests
     sent_ids = {entry["id"] for entry in request.data["entries"]}

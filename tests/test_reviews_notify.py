@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.services.notify import wait_for_notifications
+from app.services.reviews.notify import wait_for_notifications
 from tests.llm_server import WEEK
 from tests.test_notify import Receiver
 
@@ -34,16 +34,16 @@ def text(receiver: Receiver) -> list[str]:
 
 def test_submit_request_changes_and_approve_are_each_sent_to_both(app, client, auth, actors, hooks):
     slack, teams = hooks
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     client.post_form(f"/reviews/{WEEK}", {"body": "Shipped.", "version": "0", "action": "submit"})
     auth.logout()
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     client.post_form("/reviews/r/1/request-changes", {"comment": "Numbers, please."})
     auth.logout()
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     client.post_form(f"/reviews/{WEEK}", {"body": "Shipped 3 things.", "version": "1", "action": "submit"})
     auth.logout()
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     client.post_form("/reviews/r/1/approve", {"comment": ""})
     assert wait_for_notifications(15)
     assert len(slack.bodies) == 4 and len(teams.bodies) == 4
@@ -58,7 +58,7 @@ def test_submit_request_changes_and_approve_are_each_sent_to_both(app, client, a
 
 def test_saving_a_draft_and_refused_actions_send_nothing(app, client, auth, actors, hooks):
     slack, teams = hooks
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     client.post_form(f"/reviews/{WEEK}", {"body": "Just a draft.", "version": "0"})
     client.post_form(f"/reviews/{WEEK}", {"body": "stale", "version": "0", "action": "submit"})
     assert wait_for_notifications(15)
@@ -69,7 +69,7 @@ def test_a_failing_webhook_does_not_fail_the_action(app, client, auth, actors, h
     slack, teams = hooks
     slack.script.extend([500, 500, 500])
     teams.script.append("hang")
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.post_form(f"/reviews/{WEEK}", {"body": "Shipped.", "version": "0",
                                                       "action": "submit"})
     assert response.status_code == 302  # answered while Teams still holds the request

@@ -20,16 +20,16 @@ def test_it_shows_the_admin_page_to_an_admin(client, auth, actors):
 
 
 def test_it_links_the_admin_area_for_admins_only(client, auth, actors):
-    auth.login(actors.admin)
+    auth.login_as(actors.admin)
     assert 'href="/admin"' in client.get("/log").get_data(as_text=True)
     auth.logout()
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert 'href="/admin"' not in client.get("/log").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("who", NOT_ADMINS)
 def test_it_refuses_the_admin_page_to_others_with_a_readable_page(client, auth, actors, who):
-    auth.login(getattr(actors, who))
+    auth.login_as(getattr(actors, who))
     response = client.get("/admin")
     assert response.status_code == 403
     assert response.mimetype == "text/html"
@@ -42,7 +42,7 @@ def test_it_refuses_the_admin_page_to_others_with_a_readable_page(client, auth, 
 
 @pytest.mark.parametrize("who", NOT_ADMINS)
 def test_it_refuses_the_admin_page_to_json_clients_with_json(client, auth, actors, who):
-    auth.login(getattr(actors, who))
+    auth.login_as(getattr(actors, who))
     response = client.get("/admin", headers=JSON)
     assert response.status_code == 403
     assert response.mimetype == "application/json"
@@ -54,7 +54,7 @@ def test_it_refuses_the_admin_page_to_json_clients_with_json(client, auth, actor
 
 
 def test_it_answers_html_to_browsers_that_also_accept_json(client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.get(
         "/admin",
         headers={"Accept": "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8"},
@@ -64,7 +64,7 @@ def test_it_answers_html_to_browsers_that_also_accept_json(client, auth, actors)
 
 
 def test_it_refuses_the_admin_page_to_htmx_with_a_toast(client, auth, actors):
-    auth.login(actors.lead)
+    auth.login_as(actors.lead)
     response = client.get("/admin", headers={"HX-Request": "true"})
     assert response.status_code == 403
     assert response.headers["HX-Retarget"] == "#flashes"
@@ -102,7 +102,7 @@ def test_it_stops_a_demoted_admin_at_once(app, client, auth, actors):
     from app.extensions import db
     from app.models import User
 
-    auth.login(actors.admin)
+    auth.login_as(actors.admin)
     assert client.get("/admin").status_code == 200
     with app.app_context():
         db.session.execute(sa.update(User).where(User.id == actors.admin.id).values(role="member"))

@@ -15,7 +15,7 @@ from app.logging_setup import mask
 from app.models import User
 from app.models.base import utcnow
 from app.models.token import ApiToken
-from app.services import tokens as token_service
+from app.services.accounts import tokens as token_service
 from tests.log_support import audit_events
 
 TOKEN_RE = re.compile(r"\bwl_[A-Za-z0-9_-]{43}\b")
@@ -41,7 +41,7 @@ def bearer(raw: str) -> dict[str, str]:
 
 
 def test_a_new_token_is_shown_once_and_only_its_hash_is_stored(app, client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     page = client.get("/account/tokens")
     assert page.status_code == 200
     assert "You have no API tokens yet." in page.get_data(as_text=True)
@@ -77,7 +77,7 @@ def test_a_new_token_is_shown_once_and_only_its_hash_is_stored(app, client, auth
 
 def test_the_account_menu_links_to_tokens_and_the_page_needs_sign_in(client, auth, actors):
     assert client.get("/account/tokens").status_code == 302
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert 'href="/account/tokens"' in client.get("/log").get_data(as_text=True)
 
 
@@ -92,7 +92,7 @@ def test_the_account_menu_links_to_tokens_and_the_page_needs_sign_in(client, aut
     ],
 )
 def test_invalid_token_requests_are_refused_with_a_message(app, client, auth, actors, form, message):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.post_form("/account/tokens", form)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -102,7 +102,7 @@ def test_invalid_token_requests_are_refused_with_a_message(app, client, auth, ac
 
 
 def test_creating_without_the_csrf_token_is_refused(app, client, auth, actors):
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert client.post("/account/tokens", data={"name": "x"}).status_code == 400
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 0
@@ -128,7 +128,7 @@ def test_the_list_shows_created_last_used_and_expiry(app, client, auth, actors):
     issue(app, actors.member, "never used", days=7)
     _used_id, used = issue(app, actors.member, "used daily")
     client.get("/api/daily-logs", headers=bearer(used))
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     html = client.get("/account/tokens").get_data(as_text=True)
     rows = re.findall(r'<tr id="token-\d+".*?</tr>', html, re.S)
     assert len(rows) == 2
@@ -150,7 +150,7 @@ def test_an_expired_token_is_refused(app, client, auth, actors):
     assert response.status_code == 401
     assert response.json["error"] == "invalid_token"
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     html = client.get("/account/tokens").get_data(as_text=True)
     row = re.search(rf'<tr id="token-{token_id}".*?</tr>', html, re.S).group(0)
     assert "Expired" in row and "Revoke" not in row
@@ -159,7 +159,7 @@ def test_an_expired_token_is_refused(app, client, auth, actors):
 def test_revoking_stops_the_token_at_once_and_is_audited(app, client, auth, actors):
     token_id, raw = issue(app, actors.member, "old laptop")
     assert client.get("/api/daily-logs", headers=bearer(raw)).status_code == 200
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     response = client.post_form(f"/account/tokens/{token_id}/revoke")
     assert response.status_code == 302
     assert client.get("/api/daily-logs", headers=bearer(raw)).status_code == 401
@@ -172,7 +172,7 @@ def test_revoking_stops_the_token_at_once_and_is_audited(app, client, auth, acto
 
 def test_someone_elses_token_cannot_be_revoked(app, client, auth, actors):
     token_id, raw = issue(app, actors.teammate)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert client.post_form(f"/account/tokens/{token_id}/revoke").status_code == 404
     assert client.post_form("/account/tokens/999999/revoke").status_code == 404
     assert client.get("/api/daily-logs", headers=bearer(raw)).status_code == 200
@@ -181,7 +181,7 @@ def test_someone_elses_token_cannot_be_revoked(app, client, auth, actors):
 
 def test_revoking_without_the_csrf_token_is_refused(app, client, auth, actors):
     token_id, raw = issue(app, actors.member)
-    auth.login(actors.member)
+    auth.login_as(actors.member)
     assert client.post(f"/account/tokens/{token_id}/revoke").status_code == 400
     assert client.get("/api/daily-logs", headers=bearer(raw)).status_code == 200
 

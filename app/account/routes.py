@@ -11,7 +11,7 @@ from app.account.forms import PreferencesForm
 from app.extensions import db
 from app.models import User, UserSession
 from app.security.sessions import current_session
-from app.services import auth as auth_service
+from app.services.accounts import auth as auth_service
 from app.web import audit, client_info, redirect_for
 
 MAX_SESSIONS_LISTED = 50

@@ -15,7 +15,7 @@ from app.account import bp
 from app.extensions import db
 from app.models import User
 from app.models.token import NAME_MAX
-from app.services import tokens as token_service
+from app.services.accounts import tokens as token_service
 from app.web import client_info, redirect_for
 
 

@@ -8,9 +8,9 @@ from app.admin import bp
 from app.extensions import db
 from app.models.base import utcnow
 from app.security.roles import admin_required
-from app.services import admin_audit
-from app.services.admin import paginate_rows
-from app.services.admin_audit import AuditFilters
+from app.services.admin import audit_log as admin_audit
+from app.services.admin.audit_log import AuditFilters
+from app.services.admin.directory import paginate_rows
 from app.web import audit
 
 AUDIT_PAGE_SIZE = 50

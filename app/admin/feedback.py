@@ -17,7 +17,7 @@ from app.models.ask import AskQuestion, Rating
 from app.models.log import LogEntry
 from app.models.user import normalize_email
 from app.security.roles import admin_required
-from app.services.log_query import Page
+from app.services.log.query import Page
 
 PAGE_SIZE = 20
 

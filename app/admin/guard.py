@@ -25,7 +25,7 @@ from app.extensions import db, limiter
 from app.models.base import utcnow
 from app.security.roles import admin_required
 from app.security.sessions import current_session
-from app.services.admin import signed_in_recently
+from app.services.admin.directory import signed_in_recently
 from app.web import (
     audit,
     current_page_path,

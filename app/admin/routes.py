@@ -12,8 +12,8 @@ from app.models import AuditEvent, Invite, Team, User, UserSession
 from app.models.base import utcnow
 from app.ops.routes import current_readiness
 from app.security.roles import admin_required
-from app.services.config_check import ConfigReport, describe
-from app.services.health import HEALTHY, Readiness
+from app.services.ops.config_check import ConfigReport, describe
+from app.services.ops.health import HEALTHY, Readiness
 
 # Settings the console shows beside PRODUCT.md's contract ones (none of them secret).
 EXTRA_SETTINGS = ("SESSION_IDLE_DAYS", "LOCKOUT_THRESHOLD", "LOCKOUT_BASE_SECONDS", "LOCKOUT_MAX_SECONDS",

@@ -13,8 +13,8 @@ from app.admin.guard import admin_object_required, recent_login_required
 from app.extensions import db
 from app.models import Team, User
 from app.security.roles import admin_required
-from app.services import admin as admin_service
-from app.services.admin import AdminRuleError
+from app.services.admin import directory as admin_service
+from app.services.admin.directory import AdminRuleError
 from app.web import audit, parse_int, redirect_for
 
 

@@ -7,7 +7,7 @@ from flask import render_template, request
 from app.admin import bp
 from app.models.base import utcnow
 from app.security.roles import admin_required
-from app.services.admin_usage import Period, usage_report
+from app.services.admin.usage import Period, usage_report
 
 
 @bp.get("/usage")

@@ -16,8 +16,8 @@ from app.admin.guard import admin_object_required, recent_login_required
 from app.extensions import db
 from app.models import AuditEvent, Invite, User, UserSession
 from app.security.roles import admin_required
-from app.services import admin as admin_service
-from app.services.admin import AdminRuleError, UserFilters, user_snapshot
+from app.services.admin import directory as admin_service
+from app.services.admin.directory import AdminRuleError, UserFilters, user_snapshot
 from app.web import audit, redirect_for
 
 MAX_SESSIONS_SHOWN = 20

@@ -12,7 +12,7 @@ from app.api import bp
 from app.extensions import limiter
 from app.models import User
 from app.models.token import ApiToken
-from app.services import tokens as token_service
+from app.services.accounts import tokens as token_service
 from app.web import json_error
 
 log = logging.getLogger("worklog.api")

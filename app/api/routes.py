@@ -19,10 +19,10 @@ from app.log.access import get_entry_for
 from app.log.routes import _error_messages, user_today
 from app.models.log import LogEntry
 from app.models.review import WeeklyReview
-from app.services import api_daily_logs as payloads
-from app.services import log as log_service
 from app.services.isoweek import IsoWeek
-from app.services.log_query import LogFilters, entries_select, paginate
+from app.services.log import daily as payloads
+from app.services.log import entries as log_service
+from app.services.log.query import LogFilters, entries_select, paginate
 from app.web import client_info, json_error
 
 PER_PAGE_DEFAULT = 30

@@ -18,7 +18,7 @@ from app.extensions import db, limiter
 from app.metrics import count_rate_limit_exceeded
 from app.models import User
 from app.models.ask import COMMENT_MAX, QUESTION_MAX, AskQuestion, Rating
-from app.services import ask as ask_service
+from app.services.ask import answer as ask_service
 from app.services.llm import LLMError
 from app.services.markdown import render_with_citations
 from app.web import audit, json_error, parse_int, redirect_for, wants_json

@@ -11,8 +11,8 @@ from app.admin.forms import AcceptInviteForm
 from app.auth import bp
 from app.extensions import db
 from app.models import Invite
-from app.services.admin import AdminRuleError
-from app.services.admin import accept_invite as accept
+from app.services.admin.directory import AdminRuleError
+from app.services.admin.directory import accept_invite as accept
 from app.services.audit import record_event
 from app.web import client_info, redirect_for
 

@@ -11,7 +11,7 @@ from app.auth.forms import LoginForm, PasswordChangeForm
 from app.extensions import limiter
 from app.models.user import normalize_email
 from app.security.sessions import current_session
-from app.services import auth as auth_service
+from app.services.accounts import auth as auth_service
 from app.web import client_info, lockout_policy, redirect_for, safe_next
 
 

@@ -16,7 +16,7 @@ from flask.cli import AppGroup
 import app.models  # noqa: F401 - every model's table must be in db.metadata
 from app.extensions import db
 from app.models.search_index import FTS_TABLE
-from app.services.backup import (
+from app.services.ops.backup import (
     BackupError,
     Progress,
     default_filename,

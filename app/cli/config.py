@@ -23,7 +23,7 @@ def config_cli() -> None:
 def check(no_connect: bool) -> None:
     """Validate the settings for APP_ENV; exit 1 listing every problem."""
     from app import PROJECT_ROOT
-    from app.services.config_check import check_configuration, describe
+    from app.services.ops.config_check import check_configuration, describe
 
     load_dotenv(PROJECT_ROOT / ".env", override=False)
     instance = os.environ.get("WORKLOG_INSTANCE_PATH", str(PROJECT_ROOT / "instance"))

@@ -12,12 +12,12 @@ from flask.cli import AppGroup
 from app.extensions import db
 from app.models import LogEntry, ReviewComment, Role, User, WeeklyReview
 from app.models.base import utcnow
-from app.services.accounts import create_user, generate_password, get_or_create_team
+from app.services.accounts.users import create_user, generate_password, get_or_create_team
 from app.services.audit import record_event
-from app.services.demo_data import seed_entries
 from app.services.isoweek import IsoWeek
 from app.services.llm import OfflineLLM, weekly_review_task
-from app.services.reviews import week_entries
+from app.services.ops.demo_data import seed_entries
+from app.services.reviews.workflow import week_entries
 
 demo_cli = AppGroup("demo", help="Demo data for trying Worklog out.")
 

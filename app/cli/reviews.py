@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from app.services.isoweek import IsoWeek
-from app.services.reviews_batch import candidates, draft_week
+from app.services.reviews.batch import candidates, draft_week
 
 reviews_cli = AppGroup("reviews", help="Weekly reviews.")
 

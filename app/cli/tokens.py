@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 from app.extensions import db
 from app.models import User
 from app.models.user import normalize_email
-from app.services import tokens as token_service
+from app.services.accounts import tokens as token_service
 
 tokens_cli = AppGroup("tokens", help="Manage personal API tokens.")
 

@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 from app.models import Role
-from app.services.accounts import AccountError, create_user, generate_password, get_or_create_team
+from app.services.accounts.users import AccountError, create_user, generate_password, get_or_create_team
 from app.services.audit import record_event
 
 users_cli = AppGroup("users", help="Manage user accounts.")

@@ -17,10 +17,10 @@ from app.log.access import get_entry_for
 from app.log.export import export_response
 from app.models import User
 from app.models.log import STAR_PARTS, Impact, LogEntry, LogEntryVersion
-from app.services import log as log_service
-from app.services.heatmap import build_heatmap
-from app.services.history import diff_snapshots
-from app.services.log_query import (
+from app.services.log import entries as log_service
+from app.services.log.heatmap import build_heatmap
+from app.services.log.history import diff_snapshots
+from app.services.log.query import (
     LogFilters,
     activity_by_day,
     categories_of,

@@ -21,8 +21,8 @@ from app.log.access import get_entry_for
 from app.log.routes import _htmx, _me, _page_context, _submitted
 from app.models.log import STAR_PARTS, TAGS_MAX, Impact
 from app.services.llm import LLMError, propose_structure
-from app.services.log import parse_tags
-from app.services.log_query import LogFilters, categories_of
+from app.services.log.entries import parse_tags
+from app.services.log.query import LogFilters, categories_of
 from app.web import form_int
 
 STRUCTURE_TEXT_MAX = 10_000

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import User, UserSession
 from app.models.base import utcnow
 from app.ops import bp
-from app.services.health import DatabaseProbe, Readiness, readiness
+from app.services.ops.health import DatabaseProbe, Readiness, readiness
 from app.web import json_error
 
 log = logging.getLogger("worklog.metrics")

@@ -27,11 +27,11 @@ from app.log.routes import user_today
 from app.models import LogEntry, ReviewStatus, User, WeeklyReview
 from app.models.review import BODY_MAX, COMMENT_MAX
 from app.reviews import bp
-from app.services import reviews as service
-from app.services.drafting import start_draft
 from app.services.isoweek import IsoWeek
 from app.services.llm import LLMError
 from app.services.markdown import render_with_citations
+from app.services.reviews import workflow as service
+from app.services.reviews.drafting import start_draft
 from app.web import client_info, form_int, json_error, redirect_for
 
 WEEKS_PER_PAGE = 12
@@ -99,7 +99,7 @@ def render_review(review: WeeklyReview, reader: User) -> Any:
 def _notify(review: WeeklyReview, event: str, actor: User, comment: str | None = None) -> None:
     """Tell Slack/Teams after the commit. Never fails or delays the user's action."""
     try:
-        from app.services.notify import notify_review_event
+        from app.services.reviews.notify import notify_review_event
 
         notify_review_event(
             current_app._get_current_object(), event,

@@ -12,7 +12,7 @@ from flask import current_app
 from app.models.log import CATEGORY_MAX, PART_MAX, STAR_PARTS, TAG_MAX, TAGS_MAX, Impact
 from app.services.llm.base import LLM, LLMError
 from app.services.llm.text import first_sentence, is_korean, sentences
-from app.services.log import parse_tags
+from app.services.log.entries import parse_tags
 
 TITLE_CHARS = 80
 

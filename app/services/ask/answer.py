@@ -38,13 +38,13 @@ from app.models.ask import QUESTION_MAX, AskQuestion
 from app.models.base import utcnow
 from app.models.embedding import EntryEmbedding, content_hash, pack_vector, unpack_vector
 from app.models.log import STAR_PARTS, LogEntry, LogEntryTag
-from app.services.ask_cache import answer_cache, cache_key, fingerprint, lookup, store
-from app.services.ask_dates import DateRange, parse_dates
+from app.services.ask.cache import answer_cache, cache_key, fingerprint, lookup, store
+from app.services.ask.dates import DateRange, parse_dates
 from app.services.llm import LLM, LLMError, ask_task, get_llm
 from app.services.llm.embeddings import Embedder, get_embedder
 from app.services.llm.ledger import record_call
 from app.services.llm.text import terms
-from app.services.log_query import _rank, _term_condition
+from app.services.log.query import _rank, _term_condition
 from app.services.markdown import cited_ids
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import Invite, Role, Team, User, UserSession
 from app.models.base import utcnow
 from app.models.user import normalize_email
-from app.services.accounts import AccountError, create_user, generate_password
+from app.services.accounts.users import AccountError, create_user, generate_password
 from app.web import parse_int
 
 PAGE_SIZE = 25

@@ -21,7 +21,7 @@ from app.models.review import ReviewStatus
 from app.services.audit import record_event
 from app.services.isoweek import IsoWeek
 from app.services.llm import LLMError, get_llm, weekly_review_task
-from app.services.reviews import week_entries
+from app.services.reviews.workflow import week_entries
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,14 @@ from flask import current_app
 from app.models import LogEntry, User, WeeklyReview
 from app.services.isoweek import IsoWeek
 from app.services.llm import get_llm, weekly_review_task
-from app.services.reviews import EDITABLE, RequestInfo, ReviewError, find_review, save_body, week_entries
+from app.services.reviews.workflow import (
+    EDITABLE,
+    RequestInfo,
+    ReviewError,
+    find_review,
+    save_body,
+    week_entries,
+)
 
 
 @dataclass

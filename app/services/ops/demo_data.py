@@ -6,7 +6,7 @@ import random
 from datetime import date, timedelta
 
 from app.models import User
-from app.services.log import EntryData, create_entry
+from app.services.log.entries import EntryData, create_entry
 
 # (title, situation, task, action, result, category, impact, tags)
 _TEMPLATES: list[tuple[str, str, str, str, str, str, str, list[str]]] = [

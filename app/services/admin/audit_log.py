@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.models.user import normalize_email
-from app.services.admin import clean_text, page_number
+from app.services.admin.directory import clean_text, page_number
 
 CSV_COLUMNS = ("id", "created_at", "action", "actor_id", "actor_email", "target_type", "target_id",
                "ip", "request_id", "details")

@@ -15,7 +15,7 @@ import sqlalchemy.orm as so
 
 from app.extensions import db
 from app.models.log import Impact, LogEntry, LogEntryTag
-from app.services.log import clean_text, one_line
+from app.services.log.entries import clean_text, one_line
 
 PAGE_SIZE = 30
 MAX_TERMS = 8

@@ -192,7 +192,7 @@ def _check_database(settings: Mapping[str, Any], report: ConfigReport) -> None:
     from alembic.runtime.migration import MigrationContext
 
     from app import MIGRATIONS_DIR
-    from app.services.health import script_heads
+    from app.services.ops.health import script_heads
 
     url = settings["SQLALCHEMY_DATABASE_URI"]
     args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT} if url.startswith("postgresql") \
