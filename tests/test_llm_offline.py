@@ -219,16 +219,27 @@ def test_a_task_refuses_unknown_purposes_and_unserialisable_data() -> None:
         LLMTask(purpose="ask", instructions="x", data={"when": object()})
 
 
-def test_a_call_inside_an_open_transaction_neither_blocks_nor_loses_it(app: Flask, actors) -> None:
+def test_a_call_inside_a_read_transaction_does_not_block(app: Flask, actors) -> None:
     with app.app_context():
-        user = db.session.get(User, actors.member.id)  # a transaction is open now
-        user.display_name = "Renamed before the call"  # and has an unsaved change
+        user = db.session.get(User, actors.member.id)  # a (SQLite: locking) transaction is open now
         started = time.monotonic()
         get_llm(app.config).complete(ask_task("anything", []), user_id=user.id)
         assert time.monotonic() - started < 2
-        db.session.rollback()
-        assert db.session.get(User, actors.member.id).display_name == "Renamed before the call"
         assert len(ledger()) == 1
+
+
+def test_a_call_with_unsaved_writes_is_refused_and_commits_nothing(app: Flask, actors) -> None:
+    from app.services.llm.base import UncommittedWork
+
+    with app.app_context():
+        user = db.session.get(User, actors.member.id)
+        user.display_name = "Renamed before the call"  # an unsaved change of the caller's
+        with pytest.raises(UncommittedWork):
+            get_llm(app.config).complete(ask_task("anything", []), user_id=user.id)
+        assert user.display_name == "Renamed before the call"  # still the caller's to commit
+        db.session.rollback()
+        assert db.session.get(User, actors.member.id).display_name != "Renamed before the call"
+        assert ledger() == []  # no call was made
 
 
 def test_closing_a_stream_early_records_a_cancelled_call(app: Flask, actors) -> None:

@@ -10,7 +10,7 @@ from app.models.base import utcnow
 from app.security.roles import admin_required
 from app.services.admin import audit_log as admin_audit
 from app.services.admin.audit_log import AuditFilters
-from app.services.admin.directory import paginate_rows
+from app.services.paging import paginate
 from app.web import audit
 
 AUDIT_PAGE_SIZE = 50
@@ -32,7 +32,7 @@ def audit_log() -> str | Response:
         )
         response.headers["Cache-Control"] = "no-store"
         return response
-    page = paginate_rows(stmt, filters.page, AUDIT_PAGE_SIZE)
+    page = paginate(stmt, filters.page, AUDIT_PAGE_SIZE, rows=True)
     return render_template(
         "admin/audit.html", filters=filters, page=page, events=[row[0] for row in page.items],
         actions=admin_audit.known_actions(),

@@ -17,7 +17,7 @@ from app.models.ask import AskQuestion, Rating
 from app.models.log import LogEntry
 from app.models.user import normalize_email
 from app.security.roles import admin_required
-from app.services.log.query import Page
+from app.services.paging import page_arg_value, paginate
 
 PAGE_SIZE = 20
 
@@ -38,10 +38,7 @@ class FeedbackFilters:
             except ValueError:
                 return None
 
-        try:
-            page = max(1, min(int(args.get("page") or 1), 10_000))
-        except ValueError:
-            page = 1
+        page = page_arg_value(args.get("page"))
         rating = args.get("rating", "")
         return cls(rating=rating if rating in ("up", "down") else "",
                    user=(args.get("user") or "").strip()[:254], date_from=as_date("from"),
@@ -78,12 +75,9 @@ def feedback_select(filters: FeedbackFilters) -> sa.Select[Any]:
 def feedback() -> str:
     """Rated answers: question, answer, citations, rating, comment and who asked; filterable."""
     filters = FeedbackFilters.from_args(request.args)
-    rows = list(db.session.scalars(
-        feedback_select(filters).options(so.joinedload(AskQuestion.user))
-        .limit(PAGE_SIZE + 1).offset((filters.page - 1) * PAGE_SIZE)
-    ))
-    has_next = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+    page = paginate(feedback_select(filters).options(so.joinedload(AskQuestion.user)), filters.page,
+                    PAGE_SIZE)
+    rows = page.items
     cited = {i for row in rows for i in (row.cited_entry_ids or [])}
     titles = dict(db.session.execute(
         sa.select(LogEntry.id, LogEntry.title).where(LogEntry.id.in_(cited))).all()) if cited else {}
@@ -91,5 +85,5 @@ def feedback() -> str:
         sa.select(AskQuestion.rating, sa.func.count()).where(AskQuestion.feedback_at.is_not(None))
         .group_by(AskQuestion.rating)).all())
     return render_template("admin/feedback.html", rows=rows, filters=filters, titles=titles,
-                           totals=totals, page=Page(rows, filters.page, has_next),
+                           totals=totals, page=page,
                            endpoint="admin.feedback", args=filters.as_args)

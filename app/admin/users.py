@@ -18,6 +18,7 @@ from app.models import AuditEvent, Invite, User, UserSession
 from app.security.roles import admin_required
 from app.services.admin import directory as admin_service
 from app.services.admin.directory import AdminRuleError, UserFilters, user_snapshot
+from app.services.paging import paginate
 from app.web import audit, redirect_for
 
 MAX_SESSIONS_SHOWN = 20
@@ -49,7 +50,7 @@ def _shown_once(template: str, **context: Any) -> Response:
 def users() -> str:
     """Everyone, searchable by email or name and filtered by role, team and status."""
     filters = UserFilters.from_args(request.args)
-    page = admin_service.paginate_rows(admin_service.users_query(filters), filters.page)
+    page = paginate(admin_service.users_query(filters), filters.page, rows=True)
     return render_template(
         "admin/users.html", filters=filters, page=page, teams=admin_service.all_teams(),
         invites=admin_service.pending_invites(), now=admin_service.utcnow(),

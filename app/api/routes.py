@@ -21,7 +21,7 @@ from app.models.review import WeeklyReview
 from app.services.isoweek import IsoWeek
 from app.services.log import daily as payloads
 from app.services.log import entries as log_service
-from app.services.log.query import LogFilters, entries_select, paginate
+from app.services.log.query import LogFilters, entries_page, entries_select
 from app.services.validation import FieldError, FieldErrors, Problem
 from app.web import json_error, request_context
 from app.web.validation import field_messages
@@ -156,7 +156,7 @@ def list_daily_logs() -> Response:
                           fields=field_messages(errors))
     filters = LogFilters(date_from=args.get("from"), date_to=args.get("to"), page=args["page"])
     stmt = entries_select([api_user().id], filters, db.engine.dialect.name)
-    page = paginate(stmt, args["page"], args["per_page"])
+    page = entries_page(stmt, args["page"], args["per_page"])
     return jsonify({
         "items": [entry_json(entry) for entry in page.items],
         "page": page.page,

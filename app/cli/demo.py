@@ -131,6 +131,6 @@ def _seed_reviews() -> int:
                                          body=comment))
         record_event("review.created", target_type="weekly_review", target_id=review.id,
                      details={"via": "demo seed", "status": status})
+        db.session.commit()  # each review on its own: the next model call holds no open writes
         made += 1
-    db.session.commit()
     return made

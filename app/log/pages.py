@@ -14,8 +14,8 @@ from app.services.log.query import (
     LogFilters,
     activity_by_day,
     categories_of,
+    entries_page,
     entries_select,
-    paginate,
     year_window,
 )
 
@@ -28,7 +28,7 @@ def submitted_form() -> dict[str, Any]:
 
 def list_context(user: User, filters: LogFilters) -> dict[str, Any]:
     stmt = entries_select([user.id], filters, db.engine.dialect.name)
-    return {"filters": filters, "page": paginate(stmt, filters.page), "impacts": list(Impact)}
+    return {"filters": filters, "page": entries_page(stmt, filters.page), "impacts": list(Impact)}
 
 
 def page_context(user: User, filters: LogFilters, **extra: Any) -> dict[str, Any]:

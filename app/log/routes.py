@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Response, abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -12,14 +11,14 @@ from app.extensions import db
 from app.log import bp
 from app.log.export import export_response
 from app.log.pages import list_context, page_context, submitted_form
-from app.models.log import Impact, LogEntry, LogEntryVersion
+from app.models.log import Impact
 from app.services.log import entries as log_service
-from app.services.log.history import diff_snapshots
+from app.services.log.history import version_history
 from app.services.log.query import (
     LogFilters,
     categories_of,
     entries_select,
-    paginate,
+    trash_page,
 )
 from app.web import form_int, is_htmx, me, page_arg, redirect_for, request_context, trigger, wants_fragment
 from app.web.validation import field_messages
@@ -167,13 +166,7 @@ def purge(entry_id: int) -> Response:
 @login_required
 def trash() -> str:
     """Entries you deleted, newest deletion first."""
-    page_no = page_arg()
-    stmt = (
-        sa.select(LogEntry)
-        .where(LogEntry.user_id == current_user.id, LogEntry.deleted_at.is_not(None))
-        .order_by(LogEntry.deleted_at.desc(), LogEntry.id.desc())
-    )
-    return render_template("log/trash.html", page=paginate(stmt, page_no))
+    return render_template("log/trash.html", page=trash_page(me().id, page_arg()))
 
 
 @bp.get("/entries/<int:entry_id>/history")
@@ -181,16 +174,7 @@ def trash() -> str:
 def history(entry_id: int) -> str:
     """Every kept version of an entry, each with what changed after it."""
     entry = get_entry_for(me(), entry_id)
-    versions = db.session.scalars(
-        sa.select(LogEntryVersion).where(LogEntryVersion.entry_id == entry.id)
-        .order_by(LogEntryVersion.version.desc())
-    ).all()
-    later = entry.snapshot()
-    rows = []
-    for version in versions:  # newest first: each diff goes from this version to the next
-        rows.append({"version": version, "changes": diff_snapshots(version.data, later)})
-        later = version.data
-    return render_template("log/history.html", entry=entry, rows=rows)
+    return render_template("log/history.html", entry=entry, rows=version_history(entry))
 
 
 @bp.get("/export")

@@ -6,6 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+ID_MAX = 2**31 - 1  # ids and versions are 32-bit INTEGER columns on PostgreSQL
+
+
+def parse_int(raw: str | None, minimum: int = 0, maximum: int = ID_MAX) -> int | None:
+    """`raw` as an integer a column can hold, else None (ASCII digits only: "²" is no number)."""
+    if not raw or not (raw.isascii() and raw.isdecimal()) or len(raw) > len(str(maximum)):
+        return None
+    value = int(raw)
+    return value if minimum <= value <= maximum else None
+
 
 class Problem(StrEnum):
     REQUIRED = "required"

@@ -5,6 +5,8 @@
 - `app.web.htmx`: htmx detection, fragments, merged `HX-Trigger` events, htmx redirects.
 """
 
+from app.services.paging import MAX_PAGE
+from app.services.validation import ID_MAX, parse_int
 from app.web.htmx import (
     current_page_path,
     htmx_redirect,
@@ -15,8 +17,6 @@ from app.web.htmx import (
     wants_fragment,
 )
 from app.web.requests import (
-    ID_MAX,
-    MAX_PAGE,
     audit,
     client_ip,
     form_int,
@@ -24,7 +24,6 @@ from app.web.requests import (
     lockout_policy,
     me,
     page_arg,
-    parse_int,
     pop_flashes,
     request_context,
     request_id,

@@ -15,28 +15,17 @@ from app.models import User
 from app.services.accounts.auth import LockoutPolicy
 from app.services.audit import record_event
 from app.services.context import RequestContext
+from app.services.paging import MAX_PAGE, page_arg_value
+from app.services.validation import parse_int
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-ID_MAX = 2**31 - 1  # ids and versions are 32-bit INTEGER columns on PostgreSQL
-
-
-def parse_int(raw: str | None, minimum: int = 0, maximum: int = ID_MAX) -> int | None:
-    """`raw` as an integer a column can hold, else None (ASCII digits only: "²" is no number)."""
-    if not raw or not (raw.isascii() and raw.isdecimal()) or len(raw) > len(str(maximum)):
-        return None
-    value = int(raw)
-    return value if minimum <= value <= maximum else None
-
-
-MAX_PAGE = 10_000  # deeper pages than anyone pages to; keeps OFFSET bounded
 
 
 def page_arg(name: str = "page", maximum: int = MAX_PAGE) -> int:
     """The 1-based page number in the query string: 1 when missing or not a number, clamped."""
-    value = parse_int(request.args.get(name), minimum=0, maximum=ID_MAX)
-    return min(max(value or 1, 1), maximum)
+    return page_arg_value(request.args.get(name), maximum)
 
 
 def form_int(name: str) -> int:

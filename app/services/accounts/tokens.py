@@ -12,7 +12,7 @@ from app.models.base import utcnow
 from app.models.token import NAME_MAX, ApiToken
 from app.services.audit import record_event
 from app.services.context import NO_REQUEST, RequestContext
-from app.services.log.entries import one_line
+from app.services.text import one_line
 
 EXPIRY_DAYS_MAX = 3650
 # Live (not revoked, not expired) tokens one user may hold; also bounds the list page.

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.models.user import normalize_email
-from app.services.admin.directory import clean_text, page_number
+from app.services.paging import page_arg_value
+from app.services.text import filter_text
 
 CSV_COLUMNS = ("id", "created_at", "action", "actor_id", "actor_email", "target_type", "target_id",
                "ip", "request_id", "details")
@@ -42,11 +43,11 @@ class AuditFilters:
     @classmethod
     def from_args(cls, args: Any) -> AuditFilters:
         return cls(
-            actor=normalize_email(clean_text(args.get("actor"), 254)),
-            action=clean_text(args.get("action"), 64),
+            actor=normalize_email(filter_text(args.get("actor"), 254)),
+            action=filter_text(args.get("action"), 64),
             date_from=_parse_date(args.get("from")),
             date_to=_parse_date(args.get("to")),
-            page=page_number(args.get("page")),
+            page=page_arg_value(args.get("page")),
         )
 
     def query_args(self, **changes: Any) -> dict[str, Any]:

@@ -18,10 +18,9 @@ from app.models import Invite, Role, Team, User, UserSession
 from app.models.base import utcnow
 from app.models.user import normalize_email
 from app.services.accounts.users import AccountError, create_user, generate_password
-from app.web import parse_int
-
-PAGE_SIZE = 25
-MAX_PAGE = 10_000
+from app.services.paging import page_arg_value
+from app.services.text import filter_text, like_pattern
+from app.services.validation import parse_int
 
 
 class AdminRuleError(ValueError):
@@ -29,35 +28,6 @@ class AdminRuleError(ValueError):
 
 
 # --- paging ------------------------------------------------------------------------
-
-
-@dataclass
-class Page:
-    items: list[Any]
-    page: int
-    has_next: bool
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-
-def clean_text(raw: str | None, limit: int) -> str:
-    """A filter value as typed, minus control characters (PostgreSQL refuses NUL) and overlong tails."""
-    return "".join(ch for ch in (raw or "") if ch >= " " and ch != "\x7f").strip()[:limit]
-
-
-def page_number(raw: str | None) -> int:
-    try:
-        return max(1, min(int(raw or 1), MAX_PAGE))
-    except ValueError:
-        return 1
-
-
-def paginate_rows(stmt: sa.Select[Any], page: int, per_page: int = PAGE_SIZE) -> Page:
-    """One query: one row more than the page tells whether there is a next page."""
-    rows = db.session.execute(stmt.limit(per_page + 1).offset((page - 1) * per_page)).all()
-    return Page(list(rows[:per_page]), page, len(rows) > per_page)
 
 
 # --- users --------------------------------------------------------------------------
@@ -77,11 +47,11 @@ class UserFilters:
         team = args.get("team", "")
         active = args.get("active", "")
         return cls(
-            q=clean_text(args.get("q"), 100),
+            q=filter_text(args.get("q"), 100),
             role=role if role in {r.value for r in Role} else "",
             team=team if team == "none" or parse_int(team, minimum=1) is not None else "",
             active=active if active in ("yes", "no") else "",
-            page=page_number(args.get("page")),
+            page=page_arg_value(args.get("page")),
         )
 
     def query_args(self, **changes: Any) -> dict[str, Any]:
@@ -89,11 +59,6 @@ class UserFilters:
                   "page": self.page if self.page > 1 else ""}
         values.update(changes)
         return {k: v for k, v in values.items() if v not in ("", None, 1)}
-
-
-def _like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def users_query(filters: UserFilters) -> sa.Select[Any]:
@@ -106,7 +71,7 @@ def users_query(filters: UserFilters) -> sa.Select[Any]:
     )
     stmt = sa.select(User, live_sessions.label("live_sessions")).options(so.joinedload(User.team))
     if filters.q:
-        pattern = _like_pattern(filters.q)
+        pattern = like_pattern(filters.q.lower())
         stmt = stmt.where(sa.or_(
             sa.func.lower(User.email).like(pattern, escape="\\"),
             sa.func.lower(User.display_name).like(pattern, escape="\\"),

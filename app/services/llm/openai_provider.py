@@ -12,7 +12,6 @@ gunicorn's 120 s.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +21,7 @@ import openai
 
 from app.services.llm.base import LLM, LLMError, LLMTask, Usage
 from app.services.llm.prompts import build_messages
+from app.services.outbound import parse_retry_after
 
 try:  # openai >= 3 ships on httpx2; older releases on httpx
     import httpx2 as httpx
@@ -223,15 +223,4 @@ def _retry_after(response: Any) -> float | None:
             return max(float(millis) / 1000, 0.0)
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
+    return parse_retry_after(headers.get("retry-after"))

@@ -5,7 +5,6 @@ Plain values in, models out; the caller decides how to answer over HTTP.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,9 +27,8 @@ from app.models.log import (
 )
 from app.services.audit import record_event
 from app.services.context import NO_REQUEST, RequestContext
+from app.services.text import clean_text, one_line
 from app.services.validation import FieldError, FieldErrors, Problem
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class StaleEntryError(Exception):
@@ -52,19 +50,6 @@ class EntryData:
     category: str | None = None
     impact: str = Impact.MEDIUM.value
     tags: list[str] = field(default_factory=list)
-
-
-def clean_text(value: str | None) -> str:
-    """Drop NUL and other control characters (PostgreSQL refuses NUL) and lone surrogates."""
-    if not value:
-        return ""
-    value = value.encode("utf-8", "ignore").decode("utf-8")
-    return _CONTROL.sub("", value).replace("\r\n", "\n")
-
-
-def one_line(value: str | None) -> str:
-    """A single-line field (title, category, tag): any run of whitespace becomes one space."""
-    return " ".join(clean_text(value).split())
 
 
 def parse_tags(raw: str | list[str] | None) -> list[str]:

@@ -6,6 +6,11 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models.log import LogEntry, LogEntryVersion
+
 FIELDS = ("work_date", "title", "situation", "task", "action", "result", "category", "impact", "tags")
 
 
@@ -43,3 +48,17 @@ def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange
             lines.append(DiffLine({"+ ": "add", "- ": "remove"}.get(tag, "same"), text))
         changes.append(FieldChange(field, lines))
     return changes
+
+
+def version_history(entry: LogEntry) -> list[dict[str, Any]]:
+    """Every kept version of `entry`, newest first, each with what changed after it."""
+    versions = db.session.scalars(
+        sa.select(LogEntryVersion).where(LogEntryVersion.entry_id == entry.id)
+        .order_by(LogEntryVersion.version.desc())
+    ).all()
+    later = entry.snapshot()
+    rows = []
+    for version in versions:  # each diff goes from this version to the next one
+        rows.append({"version": version, "changes": diff_snapshots(version.data, later)})
+        later = version.data
+    return rows

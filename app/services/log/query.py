@@ -15,7 +15,8 @@ import sqlalchemy.orm as so
 
 from app.extensions import db
 from app.models.log import Impact, LogEntry, LogEntryTag
-from app.services.log.entries import clean_text, one_line
+from app.services.paging import Page, page_arg_value, paginate
+from app.services.text import clean_text, like_pattern, one_line
 
 PAGE_SIZE = 30
 MAX_TERMS = 8
@@ -44,10 +45,7 @@ class LogFilters:
                 return None
 
         impact = (args.get("impact") or "").strip().capitalize()
-        try:
-            page = max(1, min(int(args.get("page") or 1), 10_000))
-        except ValueError:
-            page = 1
+        page = page_arg_value(args.get("page"))
         return cls(
             q=clean_text(args.get("q") or "")[:MAX_QUERY_LENGTH].strip(),
             date_from=as_date("from"),
@@ -84,18 +82,13 @@ def search_terms(q: str) -> list[str]:
     return list(dict.fromkeys(terms))[:MAX_TERMS]
 
 
-def _like_pattern(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _fts_phrase(term: str) -> str:
     # A double-quoted FTS5 string is matched literally: operators, *, NEAR, ( ) lose meaning.
     return '"' + term.replace('"', '""') + '"'
 
 
 def term_condition(term: str, dialect: str) -> sa.ColumnElement[bool]:
-    like = LogEntry.search_text.like(_like_pattern(term), escape="\\")
+    like = LogEntry.search_text.like(like_pattern(term), escape="\\")
     if dialect == "sqlite" and len(term) >= FTS_MIN_TERM:
         fts = sa.text("SELECT rowid FROM log_entry_fts WHERE log_entry_fts MATCH :m").bindparams(
             sa.bindparam("m", _fts_phrase(term), unique=True)
@@ -112,7 +105,7 @@ def rank_by_terms(terms: list[str]) -> sa.ColumnElement[int]:
     category = sa.func.lower(sa.func.coalesce(LogEntry.category, ""))
     score: sa.ColumnElement[int] = sa.literal(0)
     for term in terms:
-        pattern = _like_pattern(term)
+        pattern = like_pattern(term)
         score = score + sa.case((title.like(pattern, escape="\\"), 3), else_=0)
         score = score + sa.case((category.like(pattern, escape="\\"), 1), else_=0)
     return score
@@ -142,25 +135,19 @@ def entries_select(owner_ids: list[int], filters: LogFilters, dialect: str) -> s
     return stmt.order_by(*order)
 
 
-@dataclass
-class Page:
-    items: list[LogEntry]
-    page: int
-    has_next: bool
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
+def entries_page(stmt: sa.Select[Any], page: int, per_page: int = PAGE_SIZE) -> Page:
+    """A page of entries with their tags (one more query for the whole page)."""
+    return paginate(stmt.options(so.selectinload(LogEntry.tag_rows)), page, per_page)
 
 
-def paginate(stmt: sa.Select[Any], page: int, per_page: int = PAGE_SIZE) -> Page:
-    """One query: fetch one row more than the page to know if there is a next page."""
-    rows = db.session.scalars(
-        stmt.options(so.selectinload(LogEntry.tag_rows))
-        .limit(per_page + 1)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(list(rows[:per_page]), page, len(rows) > per_page)
+def trash_page(owner_id: int, page: int) -> Page:
+    """The owner's trashed entries, newest deletion first."""
+    return entries_page(
+        sa.select(LogEntry)
+        .where(LogEntry.user_id == owner_id, LogEntry.deleted_at.is_not(None))
+        .order_by(LogEntry.deleted_at.desc(), LogEntry.id.desc()),
+        page,
+    )
 
 
 def activity_by_day(owner_id: int, start: date, end: date) -> dict[date, int]:

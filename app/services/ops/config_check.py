@@ -12,9 +12,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from app.config import MIN_SECRET_LENGTH, ConfigError, config_for, startup_problems
+from app.services.outbound import mask_url
 
 # PRODUCT.md's configuration contract, in its order, and which of them are secrets.
 SETTINGS = (
@@ -50,25 +51,6 @@ def mask_secret(value: Any) -> str:
     if value in (None, ""):
         return "(not set)"
     return f"****** ({len(str(value))} characters)"
-
-
-def mask_url(url: str | None) -> str:
-    """Keep scheme, host, port and database; hide passwords, keys and webhook paths."""
-    if not url:
-        return "(not set)"
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    user = parts.username
-    if user:
-        host = (f"{user}:******@" if parts.password else "******@") + host
-        if parts.scheme.startswith(("postgres", "redis", "rediss", "sqlite")) and not parts.password:
-            host = f"{user}@" + host.split("@", 1)[1]
-    path = parts.path
-    if "hooks" in host or "webhook" in host or "webhook" in path or "office.com" in host:
-        path = "/******" if path else ""
-    return urlunsplit((parts.scheme, host, path, "", ""))
 
 
 @contextmanager

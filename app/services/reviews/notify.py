@@ -20,7 +20,6 @@ sent before exiting is flushed explicitly with `wait_for_notifications()`.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import os
@@ -35,6 +34,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask
+
+from app.services.outbound import mask_url, parse_retry_after
 
 log = logging.getLogger("app.notify")
 
@@ -158,16 +159,6 @@ class Delivery:
     retry_after_max: float
 
 
-def mask_url(url: str) -> str:
-    """A webhook URL as it may be logged: scheme and host only (the path is the secret)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-    except ValueError:
-        return "<invalid url>"
-    return f"{parts.scheme or '?'}://{host}/***"
-
-
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     # A webhook does not redirect; following one would resend (or drop) the POST elsewhere.
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
@@ -175,21 +166,6 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 _opener = urllib.request.build_opener(_NoRedirects)
-
-
-def _retry_after(value: str | None, cap: float) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return min(max(seconds, 0.0), cap)
 
 
 def _post(delivery: Delivery) -> tuple[bool, bool, float | None, str]:
@@ -204,8 +180,8 @@ def _post(delivery: Delivery) -> tuple[bool, bool, float | None, str]:
     except urllib.error.HTTPError as exc:
         status = exc.code
         retryable = status == 429 or status >= 500
-        wait = _retry_after(exc.headers.get("Retry-After") if exc.headers else None,
-                            delivery.retry_after_max) if retryable else None
+        wait = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None,
+                                 cap=delivery.retry_after_max) if retryable else None
         return False, retryable, wait, f"http_{status}"
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -218,7 +194,7 @@ def _post(delivery: Delivery) -> tuple[bool, bool, float | None, str]:
 def deliver(delivery: Delivery) -> bool:
     """POST with retries on connection errors, timeouts, 429 and 5xx. Logs; never raises."""
     where = {"service": delivery.service, "review_event": delivery.event,
-             "webhook": mask_url(delivery.url)}
+             "webhook": mask_url(delivery.url, secret_path=True)}
     if urlsplit(delivery.url).scheme not in ("http", "https"):
         log.error("notification not sent: the webhook URL is not http(s)", extra=where)
         return False
