@@ -93,6 +93,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # NUL, other control characters and lone surrogates are dropped from every query string,
     # form, JSON body and path value before any view sees them (PostgreSQL refuses NUL).
     request_input.install(app)
+    from app.urls import install_host_check
+
+    install_host_check(app)
     _register_blueprints(app)
     _register_hooks(app)
 

@@ -136,6 +136,13 @@ class BaseConfig:
             "SLACK_WEBHOOK_URL": _env("SLACK_WEBHOOK_URL"),
             "TEAMS_WEBHOOK_URL": _env("TEAMS_WEBHOOK_URL"),
             "TRUSTED_PROXY_COUNT": _int("TRUSTED_PROXY_COUNT", 0),
+            # The canonical external address: every absolute link written outside a response
+            # (notifications, invites, API `url` fields) is built on it, never on `Host`.
+            "BASE_URL": (_env("BASE_URL") or "").strip().rstrip("/") or None,
+            # Hosts besides BASE_URL's that production answers for (others get 400).
+            "TRUSTED_HOSTS_EXTRA": _list("TRUSTED_HOSTS"),
+            # Signs backups (HMAC-SHA256); unset: a key derived from SECRET_KEY.
+            "BACKUP_SIGNING_KEY": _env("BACKUP_SIGNING_KEY"),
             # Flask and extension settings derived from the above.
             "SQLALCHEMY_TRACK_MODIFICATIONS": False,
             "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
@@ -253,6 +260,16 @@ def startup_problems(settings: dict[str, Any]) -> list[str]:
                 f"SECRET_KEY is too weak ({len(secret)} characters). Set it to a random "
                 f"string of at least {MIN_SECRET_LENGTH} characters."
             )
+    from app.urls import base_url_problem
+
+    if env in ("staging", "production") and not settings.get("BASE_URL"):
+        problems.append(
+            "BASE_URL is not set. Set it to the address people use to reach Worklog, e.g. "
+            "https://worklog.example.com: links in notifications, invites and the API are built on it."
+        )
+    base_problem = base_url_problem(settings.get("BASE_URL"))
+    if base_problem:
+        problems.append(base_problem)
     if env == "production" and settings.get("DEBUG"):
         problems.append("DEBUG must be false in production; unset DEBUG or set DEBUG=false.")
     if env == "production" and "*" in settings.get("CORS_ORIGINS", []):

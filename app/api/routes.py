@@ -23,6 +23,7 @@ from app.services.isoweek import IsoWeek
 from app.services.log import daily as payloads
 from app.services.log import entries as log_service
 from app.services.log.query import LogFilters, entries_select, paginate
+from app.urls import external_url
 from app.web import client_info, json_error
 
 PER_PAGE_DEFAULT = 30
@@ -51,7 +52,7 @@ def entry_json(entry: LogEntry) -> dict[str, Any]:
         "version": entry.version,
         "created_at": _iso(entry.created_at),
         "updated_at": _iso(entry.updated_at),
-        "url": url_for("log.detail", entry_id=entry.id, _external=True),
+        "url": external_url("log.detail", entry_id=entry.id),
     }
 
 

@@ -32,6 +32,7 @@ from app.services.llm import LLMError
 from app.services.markdown import render_with_citations
 from app.services.reviews import workflow as service
 from app.services.reviews.drafting import start_draft
+from app.urls import external_url
 from app.web import client_info, form_int, json_error, redirect_for
 
 WEEKS_PER_PAGE = 12
@@ -105,7 +106,7 @@ def _notify(review: WeeklyReview, event: str, actor: User, comment: str | None =
             current_app._get_current_object(), event,
             author_name=review.user.display_name, author_email=review.user.email,
             week=review.week, status=review.status, actor_name=actor.display_name,
-            url=url_for("reviews.review", review_id=review.id, _external=True), comment=comment,
+            url=external_url("reviews.review", review_id=review.id), comment=comment,
         )
     except Exception:  # a notification problem is logged, never the user's problem
         current_app.logger.exception("could not queue the review notification")
