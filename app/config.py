@@ -118,7 +118,7 @@ class BaseConfig:
             "DEBUG": _bool("DEBUG", cls.DEBUG),
             "SECRET_KEY": secret,
             "SQLALCHEMY_DATABASE_URI": database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url, hide_parameters=production_like),
             "REDIS_URL": redis_url,
             "LOG_LEVEL": _choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             "LOG_FORMAT": _choice("LOG_FORMAT", "json" if production_like else "console",
@@ -221,11 +221,15 @@ def config_for(app_env: str | None) -> type[BaseConfig]:
     return CONFIGS[env]
 
 
-def engine_options(database_url: str) -> dict[str, Any]:
+def engine_options(database_url: str, *, hide_parameters: bool = False) -> dict[str, Any]:
+    """Engine settings; `hide_parameters` (staging, production) keeps bound values (password
+    hashes, token hashes, emails) out of the text of database errors, and so out of logs."""
     if database_url.startswith("sqlite"):
         # A lock wait instead of "database is locked"; see db_events for WAL and BEGIN IMMEDIATE.
-        return {"connect_args": {"timeout": 15, "check_same_thread": False}}
+        return {"connect_args": {"timeout": 15, "check_same_thread": False},
+                "hide_parameters": hide_parameters}
     return {
+        "hide_parameters": hide_parameters,
         "pool_pre_ping": True,
         "pool_recycle": 1800,
         "pool_timeout": 5,
