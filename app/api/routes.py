@@ -13,23 +13,26 @@ from flask_babel import gettext as _
 
 from app.api import bp
 from app.api.auth import api_user, rate_limited
-from app.api.openapi import build_openapi
+from app.api.openapi import DATE_PATTERN, WEEK_PATTERN, build_openapi
+from app.api.validation import body_errors
 from app.extensions import db
 from app.log.access import get_entry_for
 from app.log.routes import _error_messages, user_today
 from app.models.log import LogEntry
 from app.models.review import WeeklyReview
+from app.security.input import clean_data
 from app.services.isoweek import IsoWeek
 from app.services.log import daily as payloads
 from app.services.log import entries as log_service
 from app.services.log.query import LogFilters, entries_select, paginate
 from app.urls import external_url
-from app.web import client_info, json_error
+from app.web import client_info, json_error, parse_int
 
 PER_PAGE_DEFAULT = 30
 PER_PAGE_MAX = 100
 PAGE_MAX = 10_000
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(DATE_PATTERN)
+_WEEK = re.compile(WEEK_PATTERN)
 
 
 def _iso(value: datetime | date | None) -> str | None:
@@ -86,6 +89,19 @@ def _field_messages(codes: dict[str, str]) -> dict[str, str]:
     return messages
 
 
+def _schema_messages(codes: dict[str, str]) -> dict[str, str]:
+    """Messages for the schema's verdicts: the web form's where it has one."""
+    ours = {k: v for k, v in codes.items() if v.startswith("type:") or v == "date"}
+    form = {k: v for k, v in codes.items() if k not in ours and v not in ("unknown", "invalid")}
+    messages = {**_field_messages(ours), **_error_messages(form)}
+    for name, code in codes.items():
+        if code == "unknown":
+            messages[name] = _("This field is not part of the API; leave it out.")
+        elif code == "invalid":
+            messages[name] = _("This value is not valid.")
+    return messages
+
+
 def _validation_failed(fields: dict[str, str]) -> Response:
     return json_error(422, "validation_failed", _("Some fields are not valid."), fields=fields)
 
@@ -98,7 +114,8 @@ def _read_json_object() -> dict[str, Any] | Response:
         return json_error(413, "payload_too_large",
                           _("The request body is larger than %(n)d bytes.", n=limit))
     try:
-        payload = json.loads(raw.decode("utf-8"))
+        # The body is parsed here, not by request.get_json: clean it the same way.
+        payload = clean_data(json.loads(raw.decode("utf-8")))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return json_error(400, "invalid_json", _("The request body is not valid JSON."))
     if not isinstance(payload, dict):
@@ -114,6 +131,9 @@ def create_daily_log() -> Response:
     payload = _read_json_object()
     if isinstance(payload, Response):
         return payload
+    schema_errors = body_errors("DailyLogCreate", payload)
+    if schema_errors:
+        return _validation_failed(_schema_messages(schema_errors))
     values, type_errors = payloads.form_values(payload)
     if type_errors:
         return _validation_failed(_field_messages(type_errors))
@@ -138,9 +158,10 @@ def create_daily_log() -> Response:
 
 def _query_errors() -> tuple[dict[str, Any], dict[str, str]]:
     args, errors = {}, {}
+    # As the OpenAPI document says: a parameter given is a parameter checked ("?to=" is no date).
     for name in ("from", "to"):
-        value = request.args.get(name, "").strip()
-        if not value:
+        value = request.args.get(name)
+        if value is None:
             continue
         try:
             if not _DATE.match(value):
@@ -149,14 +170,12 @@ def _query_errors() -> tuple[dict[str, Any], dict[str, str]]:
         except ValueError:
             errors[name] = "date"
     for name, default, high in (("page", 1, PAGE_MAX), ("per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX)):
-        value = request.args.get(name, "").strip()
-        try:
-            number = int(value) if value else default
-            if not 1 <= number <= high:
-                raise ValueError(value)
-            args[name] = number
-        except ValueError:
+        value = request.args.get(name)
+        number = default if value is None else parse_int(value, 1, high)
+        if number is None:
             errors[name] = "integer"
+        else:
+            args[name] = number
     return args, errors
 
 
@@ -192,13 +211,13 @@ def get_daily_log(entry_id: int) -> Response:
 @rate_limited
 def get_weekly_review(week: str) -> Response:
     """Your review of one ISO week, e.g. 2026-W47."""
-    try:
-        parsed = IsoWeek.parse(week)
-    except ValueError:
-        parsed = None
-    if parsed is None or str(parsed) != week:
+    if not _WEEK.match(week):
         return json_error(400, "invalid_week",
                           _("A week looks like 2026-W47 (an ISO year and week number)."))
+    try:
+        IsoWeek.parse(week)
+    except ValueError:  # well formed but not in the calendar (2025-W53, year 0): no such review
+        return json_error(404, "not_found", _("You have no review for %(week)s.", week=week))
     review = db.session.scalar(
         sa.select(WeeklyReview).where(WeeklyReview.user_id == api_user().id,
                                       WeeklyReview.week == week)
