@@ -181,8 +181,9 @@ def with_nul(text: str) -> str:
     return text[:middle] + NASTY + text[middle:]
 
 
-def body_of(form: Form, n: int, target: str | None) -> list[tuple[str, str]]:
-    data = [] if any(name == target for name, _, _ in form.fields) else [(target, with_nul("x"))]
+def body_of(form: Form, n: int, target: str | None = None) -> list[tuple[str, str]]:
+    known = target is None or any(name == target for name, _, _ in form.fields)
+    data = [] if known else [(target, with_nul("x"))]
     for name, kind, value in form.fields:
         if kind in ("checkbox-off", "radio-off", "submit", "button", "reset") and name != target:
             continue
@@ -293,12 +294,18 @@ def test_a_nul_in_any_field_of_any_form_is_never_a_server_error(app: Flask, seed
     forms, _ = crawl(app, anonymous, starts)  # sign-in page (and whatever needs no account)
     fuzz(app, anonymous, forms, reached, counter)
     shown: list[str] = []  # links pages show after a submission (an invite link, shown once)
+    tried = {form.key(app) for form in forms}
+    kinds: dict[str | None, Form] = {}  # endpoint → a form posting to it
     for user in (seeded.member, seeded.lead, seeded.admin):
         # Two rounds: what the first round's submissions made (entries, invites, teams)
         # shows new pages and forms in the second.
         for _round in range(2):
             auth.login_as(user)
-            forms, _ = crawl(app, client, starts)
+            found, _ = crawl(app, client, starts)
+            # Each kind of form once (same route, same fields), whoever it was shown to.
+            forms = [form for form in found if form.key(app) not in tried]
+            tried.update(form.key(app) for form in forms)
+            kinds.update({form.key(app)[0]: form for form in forms})
             # Forms with fields first: the bare buttons (delete, revoke, end sessions) after
             # them, so the things those forms edit still exist when they are tried.
             forms.sort(key=lambda form: all(name == CSRF_FIELD for name, _, _ in form.fields))
@@ -306,16 +313,26 @@ def test_a_nul_in_any_field_of_any_form_is_never_a_server_error(app: Flask, seed
                 auth.login_as(user)  # a form may have signed us out or ended our sessions
                 fuzz(app, client, [form], reached, counter, shown)
     # Pages only reachable through such a link, as someone signed out (the invitee).
-    # An invite works once: each field of its form is tried with a link of its own.
-    invites = iter(dict.fromkeys(
-        url for url in shown if endpoint_of(app, url) == "auth.accept_invite"))
+    # An invite works once: each field of its form is tried with a link of its own, made by
+    # sending the admin's invite form (as found above) once more per field.
+    def invite_link() -> str:
+        auth.login_as(seeded.admin)
+        counter[0] += 1
+        form = kinds["admin.invite_user"]
+        response = client.post_form(form.action, MultiDict(body_of(form, counter[0])))
+        parser = PageParser(form.action)
+        parser.feed(response.get_data(as_text=True))
+        return next(url for url in parser.links if endpoint_of(app, url) == "auth.accept_invite")
+
+    assert any(endpoint_of(app, url) == "auth.accept_invite" for url in shown)
+    invites = (invite_link() for _ in iter(int, 1))
     invitee = app.test_client()
     forms, _ = crawl(app, invitee, [next(invites)])
     accept = next(form for form in forms if form.method == "POST")
     for name, kind, value in accept.fields:
         if name == CSRF_FIELD:
             continue
-        link = next(invites)  # StopIteration: fewer invites were made than the form has fields
+        link = next(invites)
         fuzz(app, app.test_client(), [Form(link, "POST", accept.fields)], reached, counter,
              only=name)
     post_routes = {
