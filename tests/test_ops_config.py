@@ -152,3 +152,11 @@ def test_flask_config_check_runs_when_the_app_cannot_start(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "SECRET_KEY is too weak" in result.stderr
     assert "weak" not in result.stdout.replace("too weak", "")
+
+
+def test_the_backup_signing_key_is_shown_masked(env):
+    env(BACKUP_SIGNING_KEY="backup-signing-key-that-nobody-should-see-0123")
+    result = run("--no-connect")
+    assert result.exit_code == 0, result.output
+    assert "backup-signing-key-that-nobody" not in result.output
+    assert "BACKUP_SIGNING_KEY" in result.output and "******" in result.output
