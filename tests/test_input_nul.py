@@ -30,9 +30,8 @@ from tests.llm_server import WEEK, make_week
 NASTY = "\x00\x01\x1b\x7f"  # NUL, control characters, DEL
 SURROGATE = "\ud800"  # a lone surrogate: only JSON can carry one (forms are UTF-8 bytes)
 CSRF_FIELD = "csrf_token"
-# POST routes not driven by an HTML form: the JSON API (tested below) and the streaming
-# draft, which the editor starts with fetch() and which takes no field.
-NOT_FORMS = {"api.create_daily_log", "reviews.draft"}
+# POST routes not driven by an HTML form: the JSON API (tested below).
+NOT_FORMS = {"api.create_daily_log"}
 MAX_URLS_PER_ENDPOINT = 3
 
 
