@@ -54,16 +54,20 @@ class JsonLogFormatter(logging.Formatter):
             "pid": record.process,
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            # In a worker the app masks every record as it is made (exc_text included).
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
 _production_like = os.environ.get("APP_ENV") in ("staging", "production")
 if os.environ.get("LOG_FORMAT", "json" if _production_like else "console") == "json":
+    # gunicorn's own loggers get this handler; the root logger gets none, because the app puts
+    # its own (masking) handler there: a second one would write every app record twice, the
+    # copy unmasked.
     logconfig_dict = {
         "version": 1,
         "disable_existing_loggers": False,
-        "root": {"level": loglevel.upper(), "handlers": ["error_console"]},
+        "root": {"level": loglevel.upper(), "handlers": []},
         "formatters": {"json": {"()": JsonLogFormatter}},
         "handlers": {"error_console": {"class": "logging.StreamHandler", "formatter": "json",
                                        "stream": "ext://sys.stderr"}},

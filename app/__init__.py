@@ -88,6 +88,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
 
     _init_extensions(app)
+    from app.security import input as request_input
+
+    # NUL, other control characters and lone surrogates are dropped from every query string,
+    # form, JSON body and path value before any view sees them (PostgreSQL refuses NUL).
+    request_input.install(app)
+    from app.urls import install_host_check
+
+    install_host_check(app)
     _register_blueprints(app)
     _register_hooks(app)
 

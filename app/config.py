@@ -118,7 +118,7 @@ class BaseConfig:
             "DEBUG": _bool("DEBUG", cls.DEBUG),
             "SECRET_KEY": secret,
             "SQLALCHEMY_DATABASE_URI": database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url, hide_parameters=production_like),
             "REDIS_URL": redis_url,
             "LOG_LEVEL": _choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             "LOG_FORMAT": _choice("LOG_FORMAT", "json" if production_like else "console",
@@ -136,6 +136,13 @@ class BaseConfig:
             "SLACK_WEBHOOK_URL": _env("SLACK_WEBHOOK_URL"),
             "TEAMS_WEBHOOK_URL": _env("TEAMS_WEBHOOK_URL"),
             "TRUSTED_PROXY_COUNT": _int("TRUSTED_PROXY_COUNT", 0),
+            # The canonical external address: every absolute link written outside a response
+            # (notifications, invites, API `url` fields) is built on it, never on `Host`.
+            "BASE_URL": (_env("BASE_URL") or "").strip().rstrip("/") or None,
+            # Hosts besides BASE_URL's that production answers for (others get 400).
+            "TRUSTED_HOSTS_EXTRA": _list("TRUSTED_HOSTS"),
+            # Signs backups (HMAC-SHA256); unset: a key derived from SECRET_KEY.
+            "BACKUP_SIGNING_KEY": _env("BACKUP_SIGNING_KEY"),
             # Flask and extension settings derived from the above.
             "SQLALCHEMY_TRACK_MODIFICATIONS": False,
             "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
@@ -214,11 +221,15 @@ def config_for(app_env: str | None) -> type[BaseConfig]:
     return CONFIGS[env]
 
 
-def engine_options(database_url: str) -> dict[str, Any]:
+def engine_options(database_url: str, *, hide_parameters: bool = False) -> dict[str, Any]:
+    """Engine settings; `hide_parameters` (staging, production) keeps bound values (password
+    hashes, token hashes, emails) out of the text of database errors, and so out of logs."""
     if database_url.startswith("sqlite"):
         # A lock wait instead of "database is locked"; see db_events for WAL and BEGIN IMMEDIATE.
-        return {"connect_args": {"timeout": 15, "check_same_thread": False}}
+        return {"connect_args": {"timeout": 15, "check_same_thread": False},
+                "hide_parameters": hide_parameters}
     return {
+        "hide_parameters": hide_parameters,
         "pool_pre_ping": True,
         "pool_recycle": 1800,
         "pool_timeout": 5,
@@ -253,6 +264,16 @@ def startup_problems(settings: dict[str, Any]) -> list[str]:
                 f"SECRET_KEY is too weak ({len(secret)} characters). Set it to a random "
                 f"string of at least {MIN_SECRET_LENGTH} characters."
             )
+    from app.urls import base_url_problem
+
+    if env in ("staging", "production") and not settings.get("BASE_URL"):
+        problems.append(
+            "BASE_URL is not set. Set it to the address people use to reach Worklog, e.g. "
+            "https://worklog.example.com: links in notifications, invites and the API are built on it."
+        )
+    base_problem = base_url_problem(settings.get("BASE_URL"))
+    if base_problem:
+        problems.append(base_problem)
     if env == "production" and settings.get("DEBUG"):
         problems.append("DEBUG must be false in production; unset DEBUG or set DEBUG=false.")
     if env == "production" and "*" in settings.get("CORS_ORIGINS", []):

@@ -1,4 +1,10 @@
-"""Log lines: JSON in production, readable console lines in development; secrets masked."""
+"""Log lines: JSON in production, readable console lines in development; secrets masked.
+
+Masking happens twice over: every record is masked as it is made (message and exception text,
+by a log record factory, so whatever handler writes it — ours, gunicorn's, pytest's — sees only
+the masked text), and our formatters mask the extra fields. There is one handler chain: the
+app's handler on the root logger (gunicorn.conf.py gives the root logger none of its own).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,9 +30,16 @@ _MASKS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+"), "[JWT]"),
     (re.compile(r"\b(sk|wl|pk|rk)[-_][A-Za-z0-9_-]{8,}"), r"\1-[MASKED]"),
     (re.compile(r"\b(gh[pousr]_|xox[abpr]-|AKIA)[A-Za-z0-9_-]{8,}"), r"\1[MASKED]"),
-    (re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|session|authorization)"
+    # Password hashes wherever they appear (a row dumped in a database error, say).
+    (re.compile(r"\$argon2(?:id|i|d)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+(?:\$[A-Za-z0-9+/.=-]+){1,2}"),
+     "[HASH]"),
+    (re.compile(r"\$(?:argon2(?:id|i|d)|2[aby]|scrypt|pbkdf2[\w-]*)\$[^\s'\",)\]}]+"), "[HASH]"),
+    (re.compile(r"(?i)\b([\w-]*(?:password|passwd|pwd|secret|token|api[_-]?key|session|"
+                r"authorization|hash)[\w-]*)"
                 r"(\"?\s*[=:]\s*\"?)(?!(?:Bearer|Basic|Token) )[^\s\"&,;]+"),
      r"\1\2[MASKED]"),
+    # Hex digests of 160 bits or more (token and invite hashes); request ids are 128 bits.
+    (re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{40,}(?![0-9a-f])"), "[HASH]"),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[EMAIL]"),
     (re.compile(r"(?<!\d)(?:\+?82[- ]?)?0?1[016789][- ]?\d{3,4}[- ]?\d{4}(?!\d)"), "[PHONE]"),
     (re.compile(r"(?<!\d)\+?\d{1,3}[- ]\(?\d{2,4}\)?[- ]\d{3,4}[- ]\d{3,4}(?!\d)"), "[PHONE]"),
@@ -34,7 +48,7 @@ _MASKS: list[tuple[re.Pattern[str], str]] = [
 # Keys whose values are secrets whatever they look like (log extras, Sentry event fields).
 _SENSITIVE_KEY = re.compile(
     r"(?i)(passw|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|cookie|credential|"
-    r"private[_-]?key|dsn|csrf)"
+    r"private[_-]?key|dsn|csrf|hash)"
 )
 
 
@@ -61,6 +75,38 @@ def _mask_value(value: Any, key: str | None = None) -> Any:
     if isinstance(value, list | tuple):
         return [_mask_value(v) for v in value]
     return value
+
+
+def _masking_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed call: leave it to the handler's error path
+            return record
+        masked = mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info)
+        return record
+
+    factory._worklog_masking = True  # type: ignore[attr-defined]
+    return factory
+
+
+def install_record_masking() -> None:
+    """Mask every log record of the process as it is made (idempotent)."""
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "_worklog_masking", False):
+        logging.setLogRecordFactory(_masking_factory(current))
+
+
+def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> str:
+    text = record.exc_text or formatter.formatException(record.exc_info)  # type: ignore[arg-type]
+    return mask(text)
 
 
 class RequestContextFilter(logging.Filter):
@@ -115,7 +161,7 @@ class JsonFormatter(logging.Formatter):
         }
         entry.update(_mask_value(_extras(record)))
         if record.exc_info:
-            entry["exception"] = mask(self.formatException(record.exc_info))
+            entry["exception"] = _exception_text(self, record)
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
@@ -131,11 +177,12 @@ class ConsoleFormatter(logging.Formatter):
         if rid:
             line += f"  [{rid}]"
         if record.exc_info:
-            line += "\n" + mask(self.formatException(record.exc_info))
+            line += "\n" + _exception_text(self, record)
         return line
 
 
 def configure_logging(level: str, fmt: str) -> None:
+    install_record_masking()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
     handler.addFilter(RequestContextFilter())

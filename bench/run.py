@@ -173,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
         **env,
         "APP_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
+        # Production needs its canonical address and answers only for that host.
+        "BASE_URL": f"http://127.0.0.1:{app_port}",
         # load.py signs in a handful of accounts from one IP within seconds.
         "LOGIN_RATE_LIMIT": "1000/minute",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),

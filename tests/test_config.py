@@ -41,6 +41,7 @@ def env(monkeypatch: pytest.MonkeyPatch, instance: Path, tmp_path: Path) -> pyte
 def production(env: pytest.MonkeyPatch, **values: str) -> None:
     env.setenv("APP_ENV", "production")
     env.setenv("SECRET_KEY", STRONG_SECRET)
+    env.setenv("BASE_URL", "https://worklog.example.com")
     for name, value in values.items():
         env.setenv(name, value)
 

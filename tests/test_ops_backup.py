@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from pathlib import Path
 
@@ -175,3 +176,123 @@ def test_a_damaged_backup_is_refused_before_anything_is_written(seeded_sqlite, t
     with target.app_context():
         assert "users" not in sa.inspect(db.engine).get_table_names()  # untouched
         db.engine.dispose()
+
+
+# --- signatures -------------------------------------------------------------------------
+
+
+def rewrite(path: Path, edit) -> None:
+    """Change a backup's lines with `edit` and fix its checksum, as someone without the key can."""
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    body = edit(lines[:-1])
+    trailer = json.loads(lines[-1])
+    data = "".join(line + "\n" for line in body)
+    trailer["sha256"] = hashlib.sha256(data.encode()).hexdigest()
+    trailer["rows"] = len(body) - 1
+    path.write_bytes(gzip.compress((data + json.dumps(trailer) + "\n").encode()))
+
+
+def make_member_an_admin(lines: list[str]) -> list[str]:
+    out = []
+    for line in lines:
+        item = json.loads(line)
+        if item.get("t") == "users":
+            item["r"] = ["admin" if value == "member" else value for value in item["r"]]
+        out.append(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+    return out
+
+
+def target_app(tmp_path: Path, name: str = "target", **config):
+    app = make_app(f"sqlite:///{tmp_path / (name + '.db')}", tmp_path / name)
+    app.config.update(config)
+    return app
+
+
+def users_table_exists(app) -> bool:
+    with app.app_context():
+        found = "users" in sa.inspect(db.engine).get_table_names()
+        db.engine.dispose()
+    return found
+
+
+def test_a_backup_edited_and_re_checksummed_is_refused(seeded_sqlite, tmp_path):
+    source, _url = seeded_sqlite
+    path = tmp_path / "b.jsonl.gz"
+    result = cli(source, "backup", "create", "-o", str(path))
+    assert result.exit_code == 0 and "signed with key" in result.output
+    trailer = json.loads(gzip.decompress(path.read_bytes()).decode().splitlines()[-1])
+    assert len(trailer["hmac_sha256"]) == 64 and trailer["key_id"]
+    rewrite(path, make_member_an_admin)
+    target = target_app(tmp_path)
+    result = cli(target, "backup", "restore", str(path))
+    assert result.exit_code != 0
+    assert "wrongly signed" in result.output and "edited" in result.output
+    assert not users_table_exists(target)
+
+
+def test_an_unsigned_backup_is_refused_unless_allowed(seeded_sqlite, tmp_path):
+    source, _url = seeded_sqlite
+    path = tmp_path / "b.jsonl.gz"
+    assert cli(source, "backup", "create", "-o", str(path)).exit_code == 0
+
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    trailer = json.loads(lines[-1])
+    del trailer["hmac_sha256"], trailer["key_id"]  # a version-1 file from before signing
+    path.write_bytes(gzip.compress(("\n".join([*lines[:-1], json.dumps(trailer)]) + "\n").encode()))
+    target = target_app(tmp_path)
+    result = cli(target, "backup", "restore", str(path))
+    assert result.exit_code != 0
+    assert "is not signed" in result.output and "--allow-unsigned" in result.output
+    assert not users_table_exists(target)
+    result = cli(target, "backup", "restore", str(path), "--allow-unsigned")
+    assert result.exit_code == 0, result.output
+    assert "not signed" in result.output  # the warning says what was let through
+    assert users_table_exists(target)
+
+
+def test_a_backup_signed_with_another_key_needs_that_key(seeded_sqlite, tmp_path):
+    source, _url = seeded_sqlite
+    source.config["BACKUP_SIGNING_KEY"] = "old-backup-signing-key-0123456789abcdef"
+    path = tmp_path / "b.jsonl.gz"
+    assert cli(source, "backup", "create", "-o", str(path)).exit_code == 0
+    # The key was rotated: this server signs with a new one.
+    target = target_app(tmp_path, BACKUP_SIGNING_KEY="new-backup-signing-key-0123456789abcdef")
+    result = cli(target, "backup", "restore", str(path))
+    assert result.exit_code != 0
+    assert "wrongly signed" in result.output and "not with this server's key" in result.output
+    assert "old-backup-signing-key" not in result.output
+    assert not users_table_exists(target)
+    key_file = tmp_path / "old-key"
+    key_file.write_text("old-backup-signing-key-0123456789abcdef\n")
+    result = cli(target, "backup", "restore", str(path), "--signing-key-file", str(key_file))
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+
+
+def test_a_secret_key_rotation_is_bridged_with_the_old_secret(seeded_sqlite, tmp_path):
+    source, _url = seeded_sqlite
+    path = tmp_path / "b.jsonl.gz"
+    assert cli(source, "backup", "create", "-o", str(path)).exit_code == 0  # key from SECRET_KEY
+    target = target_app(tmp_path, SECRET_KEY="a-rotated-secret-key-that-is-long-enough-42")
+    result = cli(target, "backup", "restore", str(path))
+    assert result.exit_code != 0 and "wrongly signed" in result.output
+    secret_file = tmp_path / "old-secret"
+    secret_file.write_text(source.config["SECRET_KEY"])
+    result = cli(target, "backup", "restore", str(path), "--secret-key-file", str(secret_file))
+    assert result.exit_code == 0, result.output
+    with target.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) > 0
+        db.engine.dispose()
+
+
+def test_a_wrongly_signed_backup_restores_with_allow_unsigned_and_says_so(seeded_sqlite, tmp_path):
+    source, _url = seeded_sqlite
+    path = tmp_path / "b.jsonl.gz"
+    assert cli(source, "backup", "create", "-o", str(path)).exit_code == 0
+    rewrite(path, make_member_an_admin)
+    target = target_app(tmp_path)
+    result = cli(target, "backup", "restore", str(path), "--allow-unsigned")
+    assert result.exit_code == 0, result.output
+    assert "wrongly signed (edited)" in result.output

@@ -18,7 +18,8 @@ CONTRACT_VARS = (
     "APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "LOG_LEVEL", "LOG_FORMAT", "LLM_PROVIDER",
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL", "LLM_TIMEOUT_SECONDS", "ASK_RATE_LIMIT",
     "LOGIN_RATE_LIMIT", "CORS_ORIGINS", "METRICS_TOKEN", "SENTRY_DSN", "SLACK_WEBHOOK_URL",
-    "TEAMS_WEBHOOK_URL", "TRUSTED_PROXY_COUNT", "DEBUG", "GUNICORN_TIMEOUT",
+    "TEAMS_WEBHOOK_URL", "TRUSTED_PROXY_COUNT", "DEBUG", "GUNICORN_TIMEOUT", "BASE_URL",
+    "TRUSTED_HOSTS", "BACKUP_SIGNING_KEY",
 )
 
 
@@ -29,6 +30,7 @@ def env(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WORKLOG_INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'check.db'}")
+    monkeypatch.setenv("BASE_URL", "https://worklog.example.com")
 
     def set_(**values: str) -> None:
         for key, value in values.items():
@@ -69,6 +71,27 @@ def test_every_production_problem_is_listed_at_once(env):
         assert expected in out, expected
     assert "'lots' (invalid)" in out
     assert "Problems (8)" in out
+
+
+def test_base_url_is_required_in_staging_and_production_and_must_be_a_plain_url(env, monkeypatch):
+    monkeypatch.delenv("BASE_URL")
+    for app_env in ("staging", "production"):
+        env(APP_ENV=app_env, SECRET_KEY=GOOD_SECRET)
+        result = run("--no-connect")
+        assert result.exit_code == 1, result.output
+        assert "BASE_URL is not set" in result.output
+    env(APP_ENV="development")
+    assert run("--no-connect").exit_code == 0
+    for bad in ("worklog.example.com", "ftp://worklog.example.com", "https://x.example?next=/",
+                "https://user:pw@worklog.example.com"):
+        env(BASE_URL=bad)
+        result = run("--no-connect")
+        assert result.exit_code == 1, bad
+        assert "BASE_URL must be" in result.output
+    env(APP_ENV="production", BASE_URL="https://worklog.example.com/", TRUSTED_HOSTS="wl.example.com")
+    result = run("--no-connect")
+    assert result.exit_code == 0, result.output
+    assert "https://worklog.example.com" in result.output and "wl.example.com" in result.output
 
 
 def test_a_missing_secret_key_fails_in_production_but_not_in_development(env):
@@ -129,3 +152,11 @@ def test_flask_config_check_runs_when_the_app_cannot_start(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "SECRET_KEY is too weak" in result.stderr
     assert "weak" not in result.stdout.replace("too weak", "")
+
+
+def test_the_backup_signing_key_is_shown_masked(env):
+    env(BACKUP_SIGNING_KEY="backup-signing-key-that-nobody-should-see-0123")
+    result = run("--no-connect")
+    assert result.exit_code == 0, result.output
+    assert "backup-signing-key-that-nobody" not in result.output
+    assert "BACKUP_SIGNING_KEY" in result.output and "******" in result.output

@@ -69,6 +69,7 @@ SCRIPT = textwrap.dedent("""
 
     app = create_app({
         "SENTRY_DSN": sys.argv[1], "APP_ENV": "staging", "LOG_FORMAT": "json",
+        "BASE_URL": "https://worklog.example.com",
         "SECRET_KEY": "sentry-test-secret-key-long-enough-0123456789",
         "SQLALCHEMY_DATABASE_URI": "sqlite:///" + sys.argv[2], "WTF_CSRF_ENABLED": False,
     })

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "p" * 48}
+PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "p" * 48, "BASE_URL": "https://localhost"}
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from app.account import bp
 from app.extensions import db
 from app.models.token import NAME_MAX
 from app.services.accounts import tokens as token_service
+from app.urls import external_url
 from app.web import me, redirect_for, request_context
 
 
@@ -36,7 +37,7 @@ def _page(form: TokenForm, *, new_token: str | None = None, new_token_id: int | 
     body = render_template(
         "account/tokens.html", form=form, tokens=token_service.tokens_of(user.id),
         new_token=new_token, new_token_id=new_token_id,
-        api_base=url_for("api.openapi", _external=True).rsplit("/", 1)[0],
+        api_base=external_url("api.openapi").rsplit("/", 1)[0],
         max_days=token_service.EXPIRY_DAYS_MAX,
     )
     response = make_response(body, status)

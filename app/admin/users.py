@@ -19,6 +19,7 @@ from app.security.roles import admin_required
 from app.services.admin import directory as admin_service
 from app.services.admin.directory import AdminRuleError, UserFilters, user_snapshot
 from app.services.paging import paginate
+from app.urls import external_url
 from app.web import audit, redirect_for
 
 MAX_SESSIONS_SHOWN = 20
@@ -103,7 +104,7 @@ def invite_user() -> str | Response | tuple[str, int]:
                                                      "team_id": invite.team_id,
                                                      "expires_at": invite.expires_at.isoformat()}})
             db.session.commit()
-            link = url_for("auth.accept_invite", token=token, _external=True)
+            link = external_url("auth.accept_invite", token=token)
             return _shown_once("admin/invite_created.html", invite=invite, link=link)
     status = 422 if request.method == "POST" else 200
     return render_template("admin/user_new.html", form=form, invite=True, ttl=ttl), status

@@ -10,6 +10,14 @@ from typing import Any
 
 from app.models.log import CATEGORY_MAX, PART_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX
 
+# An ISO week as the API spells it: ASCII digits, week 01 to 53. A week that matches but does
+# not exist (week 53 of a 52-week year, year 0) is a 404: there is no review of it.
+WEEK_PATTERN = "^[0-9]{4}-W(?:0[1-9]|[1-4][0-9]|5[0-3])$"
+# A title needs one character that is neither whitespace (as JSON Schema's \s and Python's
+# str.split see it) nor one the server drops (control characters, lone surrogates).
+TITLE_PATTERN = r"[^\s\x00-\x1f\x7f\x85\ud800-\udfff]"
+IMPACT_PATTERN = "^(?:[Ll][Oo][Ww]|[Mm][Ee][Dd][Ii][Uu][Mm]|[Hh][Ii][Gg][Hh])$"
+DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 ERROR_EXAMPLE = {"error": "not_found", "message": "There is nothing here.", "request_id": "3f2a…"}
 INT32_MAX = 2**31 - 1
 
@@ -96,9 +104,9 @@ def _paths() -> dict[str, Any]:
                 "security": secured,
                 "parameters": [
                     {"name": "from", "in": "query", "description": "First work date (inclusive).",
-                     "schema": {"type": "string", "format": "date"}},
+                     "schema": {"type": "string", "format": "date", "pattern": DATE_PATTERN}},
                     {"name": "to", "in": "query", "description": "Last work date (inclusive).",
-                     "schema": {"type": "string", "format": "date"}},
+                     "schema": {"type": "string", "format": "date", "pattern": DATE_PATTERN}},
                     {"name": "page", "in": "query", "description": "Page number, from 1.",
                      "schema": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 1}},
                     {"name": "per_page", "in": "query", "description": "Entries per page.",
@@ -134,7 +142,7 @@ def _paths() -> dict[str, Any]:
                 "parameters": [{
                     "name": "week", "in": "path", "required": True,
                     "description": "An ISO week, e.g. `2026-W47`.",
-                    "schema": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$",
+                    "schema": {"type": "string", "pattern": WEEK_PATTERN,
                                "examples": ["2026-W47"]},
                 }],
                 "responses": _responses(
@@ -176,10 +184,13 @@ def _schemas() -> dict[str, Any]:
             "example": ERROR_EXAMPLE,
         },
         "DailyLogCreate": {
+            # The server validates bodies against this very schema (app/api/validation.py).
             "type": "object",
             "required": ["title"],
+            "additionalProperties": False,
             "properties": {
-                "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX, "pattern": r"\S",
+                "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX,
+                          "pattern": TITLE_PATTERN,
                           "description": "One line; runs of whitespace become one space."},
                 "context": {"type": ["string", "null"],
                             "description": (
@@ -187,12 +198,13 @@ def _schemas() -> dict[str, Any]:
                                 f"{PART_MAX} characters."
                             )},
                 "category": {"type": ["string", "null"], "maxLength": CATEGORY_MAX},
-                "impact_level": {"type": ["string", "null"], "enum": ["Low", "Medium", "High", None],
-                                 "description": "Default Medium; case-insensitive."},
+                "impact_level": {"type": ["string", "null"], "pattern": IMPACT_PATTERN,
+                                 "examples": ["Low", "Medium", "High"],
+                                 "description": "Low, Medium or High (any case); default Medium."},
                 "tech_stack": {"type": ["array", "null"], "maxItems": TAGS_MAX,
                                "items": {"type": "string", "maxLength": TAG_MAX}},
                 "date": {"type": ["string", "null"], "format": "date",
-                         "description": "YYYY-MM-DD; default today in your time zone."},
+                         "description": "YYYY-MM-DD; null or absent: today in your time zone."},
             },
         },
         "DailyLog": {
@@ -236,7 +248,7 @@ def _schemas() -> dict[str, Any]:
                          "created_at", "updated_at", "submitted_at", "reviewed_at"],
             "properties": {
                 "id": {"type": "integer"},
-                "week": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
+                "week": {"type": "string", "pattern": WEEK_PATTERN},
                 "status": {"type": "string",
                            "enum": ["draft", "submitted", "approved", "changes_requested"]},
                 "body": {"type": "string", "description": "Markdown."},

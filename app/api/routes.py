@@ -14,22 +14,26 @@ from flask_babel import gettext as _
 from app.access import Action, get_entry_for
 from app.api import bp
 from app.api.auth import api_user, rate_limited
-from app.api.openapi import build_openapi
+from app.api.openapi import DATE_PATTERN, WEEK_PATTERN, build_openapi
+from app.api.validation import body_errors
 from app.extensions import db
 from app.models.log import LogEntry
 from app.models.review import WeeklyReview
+from app.security.input import clean_data
 from app.services.isoweek import IsoWeek
 from app.services.log import daily as payloads
 from app.services.log import entries as log_service
 from app.services.log.query import LogFilters, entries_page, entries_select
-from app.services.validation import FieldError, FieldErrors, Problem
+from app.services.validation import FieldError, FieldErrors, Problem, parse_int
+from app.urls import external_url
 from app.web import json_error, request_context
 from app.web.validation import field_messages
 
 PER_PAGE_DEFAULT = 30
 PER_PAGE_MAX = 100
 PAGE_MAX = 10_000
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(DATE_PATTERN)
+_WEEK = re.compile(WEEK_PATTERN)
 
 
 def _iso(value: datetime | date | None) -> str | None:
@@ -52,7 +56,7 @@ def entry_json(entry: LogEntry) -> dict[str, Any]:
         "version": entry.version,
         "created_at": _iso(entry.created_at),
         "updated_at": _iso(entry.updated_at),
-        "url": url_for("log.detail", entry_id=entry.id, _external=True),
+        "url": external_url("log.detail", entry_id=entry.id),
     }
 
 
@@ -84,7 +88,8 @@ def _read_json_object() -> dict[str, Any] | Response:
         return json_error(413, "payload_too_large",
                           _("The request body is larger than %(n)d bytes.", n=limit))
     try:
-        payload = json.loads(raw.decode("utf-8"))
+        # The body is parsed here, not by request.get_json: clean it the same way.
+        payload = clean_data(json.loads(raw.decode("utf-8")))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return json_error(400, "invalid_json", _("The request body is not valid JSON."))
     if not isinstance(payload, dict):
@@ -100,6 +105,9 @@ def create_daily_log() -> Response:
     payload = _read_json_object()
     if isinstance(payload, Response):
         return payload
+    schema_errors = body_errors("DailyLogCreate", payload)
+    if schema_errors:
+        return _validation_failed(field_messages(schema_errors))
     values, type_errors = payloads.form_values(payload)
     if type_errors:
         return _validation_failed(field_messages(type_errors))
@@ -124,9 +132,10 @@ def create_daily_log() -> Response:
 def _query_errors() -> tuple[dict[str, Any], FieldErrors]:
     args: dict[str, Any] = {}
     errors: FieldErrors = {}
+    # As the OpenAPI document says: a parameter given is a parameter checked ("?to=" is no date).
     for name in ("from", "to"):
-        value = request.args.get(name, "").strip()
-        if not value:
+        value = request.args.get(name)
+        if value is None:
             continue
         try:
             if not _DATE.match(value):
@@ -135,14 +144,12 @@ def _query_errors() -> tuple[dict[str, Any], FieldErrors]:
         except ValueError:
             errors[name] = FieldError(Problem.DATE)
     for name, default, high in (("page", 1, PAGE_MAX), ("per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX)):
-        value = request.args.get(name, "").strip()
-        try:
-            number = int(value) if value else default
-            if not 1 <= number <= high:
-                raise ValueError(value)
-            args[name] = number
-        except ValueError:
+        value = request.args.get(name)
+        number = default if value is None else parse_int(value, 1, high)
+        if number is None:
             errors[name] = FieldError(Problem.INTEGER, high, low=1)
+        else:
+            args[name] = number
     return args, errors
 
 
@@ -169,8 +176,8 @@ def list_daily_logs() -> Response:
 @bp.get("/daily-logs/<int:entry_id>")
 @rate_limited
 def get_daily_log(entry_id: int) -> Response:
-    """One of your entries; anyone else's id answers 404 (the API serves its owner only)."""
-    entry = get_entry_for(api_user(), entry_id, Action.WRITE)
+    """One of your entries; anyone else's id answers 404."""
+    entry = get_entry_for(api_user(), entry_id, Action.WRITE)  # the API serves its owner only
     return jsonify(entry_json(entry))
 
 
@@ -178,13 +185,13 @@ def get_daily_log(entry_id: int) -> Response:
 @rate_limited
 def get_weekly_review(week: str) -> Response:
     """Your review of one ISO week, e.g. 2026-W47."""
-    try:
-        parsed = IsoWeek.parse(week)
-    except ValueError:
-        parsed = None
-    if parsed is None or str(parsed) != week:
+    if not _WEEK.match(week):
         return json_error(400, "invalid_week",
                           _("A week looks like 2026-W47 (an ISO year and week number)."))
+    try:
+        IsoWeek.parse(week)
+    except ValueError:  # well formed but not in the calendar (2025-W53, year 0): no such review
+        return json_error(404, "not_found", _("You have no review for %(week)s.", week=week))
     review = db.session.scalar(
         sa.select(WeeklyReview).where(WeeklyReview.user_id == api_user().id,
                                       WeeklyReview.week == week)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,12 @@ from app.services.ops.backup import (
     BackupError,
     Progress,
     default_filename,
+    derived_key,
+    key_id,
     open_backup,
     restore_backup,
     schema_revision,
+    signing_key,
     write_backup_file,
 )
 
@@ -61,25 +64,60 @@ def _unsaved_tables() -> list[str]:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (default: worklog-backup-<UTC time>.jsonl.gz here).")
 def create(output: Path | None) -> None:
-    """Write every table to a portable, checksummed backup file."""
+    """Write every table to a portable, checksummed and signed backup file."""
     path = output or Path(default_filename())
+    try:
+        key = signing_key(current_app.config)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
     for name in _unsaved_tables():
         click.echo(f"warning: table {name} has no model and is not in the backup", err=True)
     with _progress_bar("Backing up") as progress:
-        summary = write_backup_file(db.engine, db.metadata, path,
+        summary = write_backup_file(db.engine, db.metadata, path, key=key,
                                     app_version=current_app.config["APP_VERSION"], progress=progress)
-    click.echo(f"Backup written to {path}: {summary.rows} rows in {len(summary.tables)} tables.")
+    source = "BACKUP_SIGNING_KEY" if current_app.config.get("BACKUP_SIGNING_KEY") else "SECRET_KEY"
+    click.echo(f"Backup written to {path}: {summary.rows} rows in {len(summary.tables)} tables "
+               f"(signed with key {key_id(key)}, from {source}).")
+
+
+def _read_key_file(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        raise click.ClickException(f"{path} is empty.")
+    return text
 
 
 @backup_cli.command("restore")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace the data of a database that is not empty.")
-def restore(file: Path, force: bool) -> None:
-    """Restore a backup into this (empty) database; an unmigrated one is migrated first."""
+@click.option("--allow-unsigned", is_flag=True,
+              help="Restore even a backup that is not signed, or not signed with a key given here.")
+@click.option("--signing-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file holding the BACKUP_SIGNING_KEY the backup was made with (after rotation).")
+@click.option("--secret-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file holding the SECRET_KEY the backup was made with, when it had no "
+                   "BACKUP_SIGNING_KEY (after rotating SECRET_KEY).")
+def restore(file: Path, force: bool, allow_unsigned: bool, signing_key_file: Path | None,
+            secret_key_file: Path | None) -> None:
+    """Restore a signed backup into this (empty) database; an unmigrated one is migrated first."""
+    keys: list[bytes] = []
+    with suppress(BackupError):
+        keys.append(signing_key(current_app.config))
+    old_key = _read_key_file(signing_key_file)
+    if old_key:
+        keys.append(old_key.encode())
+    old_secret = _read_key_file(secret_key_file)
+    if old_secret:
+        keys.append(derived_key(old_secret))
     try:
-        backup = open_backup(file)
+        backup = open_backup(file, keys, allow_unsigned=allow_unsigned)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
+    if backup.signature != "valid":
+        state = "not signed" if backup.signature == "unsigned" else f"wrongly signed ({backup.signature})"
+        click.echo(f"warning: restoring a backup that is {state} (--allow-unsigned).", err=True)
     with db.engine.connect() as conn:
         revision = schema_revision(conn)
     if revision is None:

@@ -31,6 +31,7 @@ from app.services.markdown import render_with_citations
 from app.services.reviews import workflow as service
 from app.services.reviews.drafting import start_draft
 from app.services.reviews.overview import MAX_WEEKS_PAGE, lead_queue, weeks_overview
+from app.urls import external_url
 from app.web import form_int, is_htmx, json_error, me, page_arg, redirect_for, request_context
 
 
@@ -78,7 +79,7 @@ def _notify(review: WeeklyReview, event: str, actor: User, comment: str | None =
             current_app._get_current_object(), event,
             author_name=review.user.display_name, author_email=review.user.email,
             week=review.week, status=review.status, actor_name=actor.display_name,
-            url=url_for("reviews.review", review_id=review.id, _external=True), comment=comment,
+            url=external_url("reviews.review", review_id=review.id), comment=comment,
         )
     except Exception:  # a notification problem is logged, never the user's problem
         current_app.logger.exception("could not queue the review notification")

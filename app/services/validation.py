@@ -27,6 +27,8 @@ class Problem(StrEnum):
     STRING = "string"  # JSON: must be a string
     STRING_LIST = "string_list"  # JSON: must be a list of strings
     INTEGER = "integer"  # low..limit
+    UNKNOWN = "unknown"  # JSON: a property the API does not have
+    INVALID = "invalid"  # anything else the schema refuses
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ def message(error: FieldError) -> str:
             return _("Must be a string.")
         case Problem.STRING_LIST:
             return _("Must be a list of strings.")
+        case Problem.UNKNOWN:
+            return _("This field is not part of the API; leave it out.")
         case Problem.INTEGER:
             return _("Must be a whole number from %(low)d to %(high)d.", low=error.low or 0, high=n or 0)
     return _("This value is not valid.")

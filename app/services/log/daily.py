@@ -27,7 +27,7 @@ _HEADING = re.compile(
     r"^[ \t]{0,3}#{1,6}[ \t]*(situation|task|action|result|상황|과제|행동|결과)[ \t]*:?[ \t]*#*[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 # API field name for each name the web form's validation reports.
 API_FIELD = {
@@ -80,7 +80,7 @@ def form_values(payload: Mapping[str, Any]) -> tuple[dict[str, Any], FieldErrors
     ):
         errors["tech_stack"] = FieldError(Problem.STRING_LIST)
     raw_date = payload.get("date")
-    if isinstance(raw_date, str) and raw_date and not _DATE.match(raw_date):
+    if isinstance(raw_date, str) and not _DATE.match(raw_date):  # "" is no date either
         errors["date"] = FieldError(Problem.DATE)
     if errors:
         return {}, errors

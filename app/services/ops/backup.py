@@ -7,10 +7,18 @@ Format (version 1): gzip-compressed JSON lines.
      "rows": N}, ...}}                                   header
     {"t": "users", "r": [value, ...]}                    one line per row, tables in
     ...                                                  foreign-key order
-    {"end": true, "rows": N, "sha256": "..."}            trailer
+    {"end": true, "rows": N, "sha256": "...",            trailer
+     "hmac_sha256": "...", "key_id": "..."}
 
 The sha256 covers every byte before the trailer line, so a damaged or cut-off file is refused
-before anything is written. Values are JSON; datetimes, dates and times as ISO 8601,
+before anything is written. A checksum anyone can recompute does not stop an edited file (a
+member made admin, then re-checksummed), so the same bytes are also signed: HMAC-SHA256 with
+the signing key (BACKUP_SIGNING_KEY, else a key derived from SECRET_KEY). `key_id` names the
+key (a hash of it, not the key) so a refusal can tell "signed with another key" from "edited
+after signing" (a file naming this server's key whose signature fails was edited). Restoring
+refuses unsigned and wrongly signed files unless told otherwise.
+
+Values are JSON; datetimes, dates and times as ISO 8601,
 binary as base64, decimals as strings, each decoded by its column's type on restore.
 
 Generic over `db.metadata`: a table added by a later model is backed up with no change here.
@@ -25,6 +33,7 @@ import base64
 import contextlib
 import gzip
 import hashlib
+import hmac
 import json
 import os
 import tempfile
@@ -42,12 +51,36 @@ FORMAT = "worklog-backup"
 VERSION = 1
 BATCH = 1000
 
+# The SECRET_KEY-derived signing key is HMAC(SECRET_KEY, this): a different key from SECRET_KEY's
+# other uses, and the same on every instance that shares SECRET_KEY.
+_DERIVE_CONTEXT = b"worklog backup signing key v1"
+
 # Called with (rows just done, total rows) as a backup or restore goes along.
 Progress = Callable[[int, int], None]
 
 
 class BackupError(RuntimeError):
     """The backup cannot be made or restored; the message says why."""
+
+
+def derived_key(secret_key: str) -> bytes:
+    return hmac.new(secret_key.encode(), _DERIVE_CONTEXT, hashlib.sha256).digest()
+
+
+def signing_key(config: Any) -> bytes:
+    """The key backups are signed and checked with: BACKUP_SIGNING_KEY, else from SECRET_KEY."""
+    explicit = config.get("BACKUP_SIGNING_KEY")
+    if explicit:
+        return explicit.encode()
+    secret = config.get("SECRET_KEY")
+    if not secret:
+        raise BackupError("No key to sign backups with: set BACKUP_SIGNING_KEY (or SECRET_KEY).")
+    return derived_key(secret)
+
+
+def key_id(key: bytes) -> str:
+    """A short name for a key that reveals nothing about it."""
+    return hashlib.sha256(b"worklog key id:" + key).hexdigest()[:12]
 
 
 @dataclass
@@ -116,14 +149,16 @@ def schema_revision(connection: sa.Connection) -> str | None:
 
 
 class _HashingWriter:
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: IO[bytes], key: bytes) -> None:
         self._raw = raw
         self.sha = hashlib.sha256()
+        self.mac = hmac.new(key, digestmod=hashlib.sha256)
 
     def line(self, obj: Any, *, hashed: bool = True) -> None:
         data = (json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_encode) + "\n").encode()
         if hashed:
             self.sha.update(data)
+            self.mac.update(data)
         self._raw.write(data)
 
 
@@ -165,13 +200,13 @@ def _snapshot(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 
 def create_backup(engine: sa.Engine, metadata: sa.MetaData, out: IO[bytes], *, app_version: str,
-                  progress: Progress | None = None) -> BackupSummary:
+                  key: bytes, progress: Progress | None = None) -> BackupSummary:
     """Write a backup of every table in `metadata` to the binary stream `out`."""
     summary = BackupSummary(path=None)
     with _snapshot(engine) as conn, gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
         counts = count_rows(conn, metadata)
         total = sum(counts.values())
-        writer = _HashingWriter(gz)  # type: ignore[arg-type]
+        writer = _HashingWriter(gz, key)  # type: ignore[arg-type]
         tables = _tables(metadata)
         writer.line({
             "format": FORMAT,
@@ -196,19 +231,21 @@ def create_backup(engine: sa.Engine, metadata: sa.MetaData, out: IO[bytes], *, a
             if progress:
                 progress(written % 100, total)
             summary.tables[table.name] = written
-        writer.line({"end": True, "rows": summary.rows, "sha256": writer.sha.hexdigest()}, hashed=False)
+        writer.line({"end": True, "rows": summary.rows, "sha256": writer.sha.hexdigest(),
+                     "hmac_sha256": writer.mac.hexdigest(), "key_id": key_id(key)}, hashed=False)
     return summary
 
 
 def write_backup_file(engine: sa.Engine, metadata: sa.MetaData, path: Path, *, app_version: str,
-                      progress: Progress | None = None) -> BackupSummary:
+                      key: bytes, progress: Progress | None = None) -> BackupSummary:
     """Write to a private temporary file beside `path`, then move it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".worklog-backup-", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)  # password hashes and audit data: owner only
         with os.fdopen(fd, "wb") as fh:
-            summary = create_backup(engine, metadata, fh, app_version=app_version, progress=progress)
+            summary = create_backup(engine, metadata, fh, app_version=app_version, key=key,
+                                    progress=progress)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -223,10 +260,20 @@ def write_backup_file(engine: sa.Engine, metadata: sa.MetaData, path: Path, *, a
 # --- read and verify ------------------------------------------------------------------
 
 
+class SignatureError(BackupError):
+    """The backup is intact but not signed, or not signed with the key given."""
+
+    def __init__(self, message: str, *, unsigned: bool) -> None:
+        super().__init__(message)
+        self.unsigned = unsigned
+
+
 @dataclass
 class BackupFile:
     header: dict[str, Any]
     path: Path
+    # "valid", "unsigned", "edited" or "wrong key": what the signature check found.
+    signature: str = "valid"
 
     @property
     def tables(self) -> dict[str, dict[str, Any]]:
@@ -246,9 +293,14 @@ class BackupFile:
                 yield item["t"], item["r"]
 
 
-def open_backup(path: Path) -> BackupFile:
-    """Read the header and check the whole file's checksum; raise BackupError if it is damaged."""
+def open_backup(path: Path, keys: list[bytes], *, allow_unsigned: bool = False) -> BackupFile:
+    """Read the header, check the checksum and the signature (with any of `keys`).
+
+    BackupError if the file is damaged; SignatureError if it is unsigned or signed with none of
+    `keys` (an edited file looks like the latter), unless `allow_unsigned`.
+    """
     sha = hashlib.sha256()
+    macs = [hmac.new(key, digestmod=hashlib.sha256) for key in keys]
     header: dict[str, Any] | None = None
     trailer: dict[str, Any] | None = None
     rows = 0
@@ -273,13 +325,45 @@ def open_backup(path: Path) -> BackupFile:
                 else:
                     rows += 1
                 sha.update(raw)
+                for mac in macs:
+                    mac.update(raw)
     except (OSError, EOFError, gzip.BadGzipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BackupError(f"The backup {path} cannot be read; it is damaged or cut off ({exc}).") from exc
     if header is None or trailer is None:
         raise BackupError(f"The backup {path} is incomplete (no end marker); it was cut off.")
     if trailer.get("sha256") != sha.hexdigest() or trailer.get("rows") != rows:
         raise BackupError(f"The backup {path} fails its checksum; it is damaged. Nothing was restored.")
-    return BackupFile(header, path)
+    signature = _signature_state(trailer, macs, {key_id(key) for key in keys})
+    if signature == "unsigned" and not allow_unsigned:
+        raise SignatureError(
+            f"The backup {path} is not signed (made before backups were signed, or its signature "
+            "was removed). Restore it only if you know where it comes from, with --allow-unsigned.",
+            unsigned=True,
+        )
+    if signature == "edited" and not allow_unsigned:
+        raise SignatureError(
+            f"The backup {path} is wrongly signed: it names this server's key but its signature "
+            "does not match, so it was edited after it was made. Nothing was restored.",
+            unsigned=False,
+        )
+    if signature == "wrong key" and not allow_unsigned:
+        raise SignatureError(
+            f"The backup {path} is wrongly signed: it was signed with key "
+            f"{trailer.get('key_id') or '?'}, not with this server's key. If BACKUP_SIGNING_KEY or "
+            "SECRET_KEY changed since, pass the old one with --signing-key-file or "
+            "--secret-key-file; otherwise treat the file as edited. Nothing was restored.",
+            unsigned=False,
+        )
+    return BackupFile(header, path, signature)
+
+
+def _signature_state(trailer: dict[str, Any], macs: list[Any], ids: set[str]) -> str:
+    given = trailer.get("hmac_sha256")
+    if not isinstance(given, str) or not given:
+        return "unsigned"
+    if any(hmac.compare_digest(mac.hexdigest(), given) for mac in macs):
+        return "valid"
+    return "edited" if trailer.get("key_id") in ids else "wrong key"
 
 
 # --- restore --------------------------------------------------------------------------

@@ -17,18 +17,19 @@ from urllib.parse import urlsplit
 from app.config import MIN_SECRET_LENGTH, ConfigError, config_for, startup_problems
 from app.services.outbound import mask_url
 
-# PRODUCT.md's configuration contract, in its order, and which of them are secrets.
+# PRODUCT.md's configuration contract, in its order (then the settings added since), and which
+# of them are secrets.
 SETTINGS = (
     "APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "LOG_LEVEL", "LOG_FORMAT", "LLM_PROVIDER",
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL", "LLM_TIMEOUT_SECONDS", "ASK_RATE_LIMIT",
     "LOGIN_RATE_LIMIT", "CORS_ORIGINS", "METRICS_TOKEN", "SENTRY_DSN", "SLACK_WEBHOOK_URL",
-    "TEAMS_WEBHOOK_URL", "TRUSTED_PROXY_COUNT",
+    "TEAMS_WEBHOOK_URL", "TRUSTED_PROXY_COUNT", "BASE_URL", "TRUSTED_HOSTS", "BACKUP_SIGNING_KEY",
 )
-SECRETS = frozenset({"SECRET_KEY", "OPENAI_API_KEY", "METRICS_TOKEN"})
+SECRETS = frozenset({"SECRET_KEY", "OPENAI_API_KEY", "METRICS_TOKEN", "BACKUP_SIGNING_KEY"})
 URLS_WITH_SECRETS = frozenset({"DATABASE_URL", "REDIS_URL", "SENTRY_DSN", "SLACK_WEBHOOK_URL",
                                "TEAMS_WEBHOOK_URL", "OPENAI_BASE_URL"})
 # Settings keys for the variables whose names differ.
-_SETTING_KEY = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+_SETTING_KEY = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI", "TRUSTED_HOSTS": "TRUSTED_HOSTS_EXTRA"}
 _NAMED = re.compile(r"^([A-Z][A-Z0-9_]+) ")
 CONNECT_TIMEOUT = 3
 
@@ -130,6 +131,8 @@ def _policy(settings: Mapping[str, Any], report: ConfigReport, gunicorn_timeout:
         elif url and production_like and not url.startswith("https://"):
             report.warnings.append(f"{name} is not https.")
     if production_like:
+        if (settings.get("BASE_URL") or "").startswith("http://"):
+            report.warnings.append("BASE_URL is not https: links sent out would not be either.")
         if not settings.get("METRICS_TOKEN"):
             report.warnings.append(
                 "METRICS_TOKEN is not set: /metrics is open to anyone who can reach it. Set it, "
