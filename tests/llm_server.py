@@ -67,6 +67,7 @@ class Reply:
     hang_after_chunks: int | None = None  # stream this many chunks, then go silent
     reject_stream_options: bool = False  # answer 400 when the request has stream_options
     trickle_seconds: float | None = None  # send the answer one byte at a time, this far apart
+    fast_chunks: int = 0  # a trickled stream sends this many pieces at once first
 
     @classmethod
     def trickle(cls, text: str = DEFAULT_TEXT, every: float = 2.0, **kw: Any) -> Reply:
@@ -320,14 +321,16 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             model = request.json.get("model", "test-model")
             pieces = reply.chunks if reply.chunks is not None else _words(reply.text)
             if reply.trickle_seconds:
-                events = b"".join(
+                events = [
                     b"data: " + json.dumps({
                         "id": "chatcmpl-test", "object": "chat.completion.chunk",
                         "created": int(time.time()), "model": model,
                         "choices": [{"index": 0, "delta": {"content": piece},
                                      "finish_reason": None}]}).encode() + b"\n\n"
-                    for piece in pieces)
-                self._trickle(events + b"data: [DONE]\n\n", reply.trickle_seconds)
+                    for piece in pieces]
+                self.wfile.write(b"".join(events[:reply.fast_chunks]))
+                self._trickle(b"".join(events[reply.fast_chunks:]) + b"data: [DONE]\n\n",
+                              reply.trickle_seconds)
                 return
             for i, piece in enumerate(pieces):
                 if reply.hang_after_chunks is not None and i == reply.hang_after_chunks:
