@@ -20,6 +20,7 @@ from flask import Flask
 
 from app.extensions import db
 from app.models import LLMCall, WeeklyReview
+from app.models.ask import AskQuestion
 from app.services.llm import OpenAILLM, weekly_review_task
 from app.services.llm.base import MAX_OUTPUT_CHARS, MAX_TOKENS, LLMError
 from tests.conftest import Actors, AuthActions, Client
@@ -202,3 +203,17 @@ def test_a_3mb_draft_stream_is_stopped_at_its_bound_and_never_saved(
     assert no_review(app)
     [row] = calls(app)
     assert (row.outcome, row.error_code) == ("too_long", "output_limit")
+
+
+def test_an_over_long_answer_stored_before_the_bound_is_shown_cut_and_marked(
+        app: Flask, client: Client, auth: AuthActions, actors: Actors) -> None:
+    with app.app_context():
+        row = AskQuestion(user_id=actors.member.id, question="Old question", answer="word " * 600_000,
+                          cited_entry_ids=[], entries_used=1, include_team=False)
+        db.session.add(row)
+        db.session.commit()
+        row_id = row.id
+    auth.login_as(actors.member)
+    body = client.get(f"/ask?a={row_id}").get_data(as_text=True)
+    assert "Cut here: this answer is longer than 8000 characters." in body
+    assert len(body) < 4 * 3 * MAX_OUTPUT_CHARS["ask"]  # answer area and history, not 3 MB

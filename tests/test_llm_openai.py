@@ -164,7 +164,7 @@ def test_a_500_that_persists_is_a_clear_error(app: Flask, llm_server) -> None:
     assert (row.outcome, row.error_code, row.attempts) == ("unavailable", "http_500", 3)
 
 
-@pytest.mark.parametrize("config_overrides", [{"LLM_BUDGET_SECONDS": 3}], indirect=True)
+@pytest.mark.parametrize("config_overrides", [{"LLM_TOTAL_BUDGET_SECONDS": 3}], indirect=True)
 def test_retries_stop_when_the_budget_would_be_exceeded(app: Flask, llm_server) -> None:
     llm_server.script(*[Reply.server_error(503, headers={"Retry-After": "2"})] * 3)
     started = time.monotonic()

@@ -20,7 +20,7 @@ from app.models.ask import AskQuestion, Rating
 from app.models.log import LogEntry
 from app.models.user import normalize_email
 from app.security.roles import admin_required
-from app.services.ask.answer import readable_entry_ids
+from app.services.ask.answer import readable_entry_ids, shown_answer
 from app.services.log.query import Page
 from app.services.markdown import render_with_citations
 
@@ -115,5 +115,5 @@ def _rendered(rows: list[AskQuestion], cited: set[int]) -> dict[int, Markup]:
         def link_for(entry_id: int, allowed: set[int] = allowed) -> str | None:
             return url_for("log.detail", entry_id=entry_id) if entry_id in allowed else None
 
-        rendered[row.id] = render_with_citations(row.answer, link_for, title)
+        rendered[row.id] = render_with_citations(shown_answer(row.answer), link_for, title)
     return rendered

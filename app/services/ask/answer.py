@@ -41,6 +41,7 @@ from app.models.log import STAR_PARTS, LogEntry, LogEntryTag
 from app.services.ask.cache import answer_cache, cache_key, fingerprint, lookup, store
 from app.services.ask.dates import DateRange, parse_dates
 from app.services.llm import LLM, LLMError, ask_task, get_llm
+from app.services.llm.base import MAX_OUTPUT_CHARS
 from app.services.llm.embeddings import Embedder, get_embedder
 from app.services.llm.ledger import record_call
 from app.services.llm.text import terms
@@ -418,6 +419,16 @@ def ask_question(user: User, raw_question: str, *, include_team: bool, locale: s
     if found.cacheable:
         store(cache, user.id, key, row.cache_value())
     return Answer(row, found)
+
+
+def shown_answer(text: str | None) -> str:
+    """An answer as it is shown: new ones are bounded before they are stored, but one stored
+    before that may be far longer; only the bound's worth is rendered, with a mark."""
+    limit = MAX_OUTPUT_CHARS["ask"]
+    if len(text or "") <= limit:
+        return text or ""
+    return (text or "")[:limit] + "\n\n*" + _(
+        "(Cut here: this answer is longer than %(n)d characters.)", n=limit) + "*"
 
 
 def readable_entry_ids(user: User, entry_ids: set[int]) -> set[int]:

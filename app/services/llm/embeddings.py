@@ -110,7 +110,7 @@ class OpenAIEmbedder(Embedder):
         model = str(config["ASK_EMBEDDINGS_MODEL"]).strip()
         base_url = config.get("ASK_EMBEDDINGS_BASE_URL") or config.get("OPENAI_BASE_URL")
         transport = OpenAILLM.from_config({**config, "LLM_MODEL": model, "OPENAI_BASE_URL": base_url,
-                                           "LLM_BUDGET_SECONDS": BUDGET_SECONDS})
+                                           "LLM_TOTAL_BUDGET_SECONDS": BUDGET_SECONDS})
         return cls(api_key=config.get("OPENAI_API_KEY"), base_url=base_url, model=model,
                    transport=transport)
 

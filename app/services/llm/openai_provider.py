@@ -71,8 +71,7 @@ class OpenAILLM(LLM):
             base_url=config.get("OPENAI_BASE_URL"),
             model=config.get("LLM_MODEL") or "gpt-4o-mini",
             timeout=float(config.get("LLM_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT),
-            budget=float(config.get("LLM_TOTAL_BUDGET_SECONDS") or config.get("LLM_BUDGET_SECONDS")
-                         or DEFAULT_BUDGET),
+            budget=float(config.get("LLM_TOTAL_BUDGET_SECONDS") or DEFAULT_BUDGET),
             max_attempts=int(config.get("LLM_MAX_ATTEMPTS") or DEFAULT_MAX_ATTEMPTS),
             retry_after_max=float(config.get("LLM_RETRY_AFTER_MAX_SECONDS") or DEFAULT_RETRY_AFTER_MAX),
         )
