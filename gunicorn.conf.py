@@ -19,8 +19,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", min(multiprocessing.cpu_count() 
 # and a streamed response (the AI draft) holds a thread, not a whole worker.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
-# Above the LLM budget (LLM_TIMEOUT_SECONDS with retries), so the app times out first and
-# answers with a clear message instead of the worker being killed mid-request.
+# Above the LLM budget (LLM_TOTAL_BUDGET_SECONDS, plus 15 s of Ask embeddings), so the app
+# times out first and answers with a clear message instead of the worker being killed mid-request.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 30
 keepalive = 5

@@ -128,6 +128,9 @@ class BaseConfig:
             "OPENAI_BASE_URL": _env("OPENAI_BASE_URL"),
             "LLM_MODEL": _env("LLM_MODEL", "gpt-4o-mini"),
             "LLM_TIMEOUT_SECONDS": _float("LLM_TIMEOUT_SECONDS", 30.0),
+            # The whole of one model call, retries and their waits included (each attempt
+            # has LLM_TIMEOUT_SECONDS).
+            "LLM_TOTAL_BUDGET_SECONDS": _float("LLM_TOTAL_BUDGET_SECONDS", 60.0),
             "ASK_RATE_LIMIT": _rate_limit("ASK_RATE_LIMIT", "10/minute;100/hour"),
             "LOGIN_RATE_LIMIT": _rate_limit("LOGIN_RATE_LIMIT", "5/minute"),
             "CORS_ORIGINS": _list("CORS_ORIGINS"),

@@ -106,13 +106,16 @@
             status.textContent = event.data.message || status.dataset.done;
             if (window.htmx) window.htmx.trigger(document.body, "review-changed");
           } else if (event.name === "failed") {
-            throw new Error(event.data.message);
+            var failure = new Error(event.data.message);
+            failure.partial = event.data.partial || "";
+            throw failure;
           }
         }
       }
       if (!finished) throw new Error(form.dataset.failed);
     } catch (error) {
-      editor.value = previous;
+      // What the AI wrote before it was stopped stays for the author to use (it is not saved).
+      editor.value = error.partial ? error.partial : previous;
       status.textContent = "";
       showMessage(error.message || form.dataset.failed);
     } finally {

@@ -66,6 +66,21 @@ class Reply:
     hang_seconds: float = 30.0
     hang_after_chunks: int | None = None  # stream this many chunks, then go silent
     reject_stream_options: bool = False  # answer 400 when the request has stream_options
+    trickle_seconds: float | None = None  # send the answer one byte at a time, this far apart
+    fast_chunks: int = 0  # a trickled stream sends this many pieces at once first
+
+    @classmethod
+    def trickle(cls, text: str = DEFAULT_TEXT, every: float = 2.0, **kw: Any) -> Reply:
+        """The answer (JSON, stream or embeddings, as asked) one byte every `every` seconds:
+        never silent long enough for a read timeout, never done."""
+        return cls(text=text, trickle_seconds=every, **kw)
+
+    @classmethod
+    def huge(cls, size: int = 3 * 1024 * 1024, **kw: Any) -> Reply:
+        """An answer of `size` characters (3 MB by default), as the request asks, streamed in
+        pieces of 4 KB."""
+        text = ("All work and no play [#1]. " * (size // 27 + 1))[:size]
+        return cls(text=text, chunks=[text[i:i + 4096] for i in range(0, size, 4096)], **kw)
 
     @classmethod
     def normal(cls, text: str = DEFAULT_TEXT, **kw: Any) -> Reply:
@@ -136,6 +151,8 @@ class RecordedRequest:
 class FakeLLMServer:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.trickled_bytes = 0  # bytes sent by trickling replies, across requests
+        self.unfinished_trickles = 0  # trickling replies the client hung up on
         self.embedding_requests: list[RecordedRequest] = []
         self.responder: Callable[[RecordedRequest], Reply] = lambda _request: Reply()
         self._script: deque[Reply] = deque()
@@ -239,7 +256,8 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             if reply.kind in ("status", "raw"):
                 self._send(reply.status, reply.body or "", reply.headers, reply.content_type)
                 return
-            self._send(200, json.dumps(_embeddings(reply, request)), reply.headers)
+            self._send(200, json.dumps(_embeddings(reply, request)), reply.headers,
+                       trickle=reply.trickle_seconds)
 
         def _answer(self, reply: Reply, request: RecordedRequest) -> None:
             kind = reply.kind
@@ -257,12 +275,13 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._send(reply.status, reply.body or "", reply.headers, reply.content_type)
                 return
             if kind == "json":
-                self._send(200, json.dumps(_completion(reply, request)), reply.headers)
+                self._send(200, json.dumps(_completion(reply, request)), reply.headers,
+                           trickle=reply.trickle_seconds)
                 return
             self._stream(reply, request)
 
         def _send(self, status: int, body: str, headers: dict[str, str] | None = None,
-                  content_type: str = "application/json") -> None:
+                  content_type: str = "application/json", trickle: float | None = None) -> None:
             data = body.encode()
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -270,7 +289,27 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            if trickle:
+                self._trickle(data, trickle)
+            else:
+                self.wfile.write(data)
+
+        def _trickle(self, data: bytes, every: float) -> None:
+            """One byte, then a wait, until the client hangs up or the server stops."""
+            self.wfile.flush()
+            try:
+                for i in range(len(data)):
+                    if server._stopping.is_set():
+                        return
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    with server._lock:
+                        server.trickled_bytes += 1
+                    server.wait(every)
+            except (BrokenPipeError, ConnectionResetError):
+                with server._lock:
+                    server.unfinished_trickles += 1
+                raise
 
         def _stream(self, reply: Reply, request: RecordedRequest) -> None:
             self.send_response(200)
@@ -281,6 +320,18 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             model = request.json.get("model", "test-model")
             pieces = reply.chunks if reply.chunks is not None else _words(reply.text)
+            if reply.trickle_seconds:
+                events = [
+                    b"data: " + json.dumps({
+                        "id": "chatcmpl-test", "object": "chat.completion.chunk",
+                        "created": int(time.time()), "model": model,
+                        "choices": [{"index": 0, "delta": {"content": piece},
+                                     "finish_reason": None}]}).encode() + b"\n\n"
+                    for piece in pieces]
+                self.wfile.write(b"".join(events[:reply.fast_chunks]))
+                self._trickle(b"".join(events[reply.fast_chunks:]) + b"data: [DONE]\n\n",
+                              reply.trickle_seconds)
+                return
             for i, piece in enumerate(pieces):
                 if reply.hang_after_chunks is not None and i == reply.hang_after_chunks:
                     server.wait(reply.hang_seconds)

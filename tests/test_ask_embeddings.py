@@ -212,7 +212,7 @@ FAILURES = {
     "entries_batch_fails": [Reply(), Reply.server_error(500), Reply.server_error(500)],
 }
 OUTCOMES = {"server_error": ["unavailable"], "malformed_json": ["malformed"], "wrong_shape": ["malformed"],
-            "timeout": ["timeout"], "entries_batch_fails": ["ok", "unavailable"]}
+            "timeout": ["deadline"], "entries_batch_fails": ["ok", "unavailable"]}
 
 
 @pytest.mark.parametrize("failure", sorted(FAILURES))

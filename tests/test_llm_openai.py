@@ -164,7 +164,7 @@ def test_a_500_that_persists_is_a_clear_error(app: Flask, llm_server) -> None:
     assert (row.outcome, row.error_code, row.attempts) == ("unavailable", "http_500", 3)
 
 
-@pytest.mark.parametrize("config_overrides", [{"LLM_BUDGET_SECONDS": 3}], indirect=True)
+@pytest.mark.parametrize("config_overrides", [{"LLM_TOTAL_BUDGET_SECONDS": 3}], indirect=True)
 def test_retries_stop_when_the_budget_would_be_exceeded(app: Flask, llm_server) -> None:
     llm_server.script(*[Reply.server_error(503, headers={"Retry-After": "2"})] * 3)
     started = time.monotonic()
@@ -178,8 +178,8 @@ def test_a_hang_past_the_timeout_is_a_clear_error(app: Flask, llm_server, actors
     started = time.monotonic()
     error, row = fail(app, user_id=actors.member.id)
     assert 0.9 <= time.monotonic() - started < 3.0
-    assert error.outcome == "timeout" and "too long" in error.shown
-    assert (row.outcome, row.error_code, row.attempts) == ("timeout", "read_timeout", 1)
+    assert error.outcome == "deadline" and "too long" in error.shown
+    assert (row.outcome, row.error_code, row.attempts) == ("deadline", "deadline", 1)
     assert len(llm_server.requests) == 1  # a timeout is not retried: it would double the wait
 
 
@@ -192,8 +192,8 @@ def test_a_stream_that_stalls_midway_keeps_what_arrived(app: Flask, llm_server, 
                 got.append(chunk)
         [row] = ledger()
     assert "".join(got) == "one two "
-    assert caught.value.outcome == "timeout"
-    assert row.outcome == "timeout" and row.completion_tokens > 0 and row.usage_estimated
+    assert caught.value.outcome == "deadline" and caught.value.partial == "one two "
+    assert row.outcome == "deadline" and row.completion_tokens > 0 and row.usage_estimated
 
 
 @pytest.mark.parametrize("reply", [

@@ -364,7 +364,7 @@ class TestThroughAModel:
         ([Reply.malformed()], "malformed", "could not be read"),
         ([Reply.normal("Sorry, I cannot help with that.")], "ok", "could not be read"),
         ([Reply.server_error(500, headers={"Retry-After": "0"})] * 3, "unavailable", "not available"),
-        ([Reply.hang(10)], "timeout", "took too long"),
+        ([Reply.hang(10)], "deadline", "took too long"),
     ], ids=["malformed", "prose", "500", "hang"])
     @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "page"])
     def test_a_failure_shows_a_message_and_keeps_the_text(self, app, client: Client,

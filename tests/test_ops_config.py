@@ -131,6 +131,16 @@ def test_sentry_dsn_and_llm_timeout_are_checked(env):
     assert "LLM_TIMEOUT_SECONDS (300) must stay below" in result.output
 
 
+def test_the_llm_total_budget_is_checked_against_the_web_servers_timeout(env, monkeypatch):
+    monkeypatch.delenv("LLM_TOTAL_BUDGET_SECONDS", raising=False)
+    assert run("--no-connect").exit_code == 0  # the default, 60 s, with 15 s of embeddings
+    env(LLM_TOTAL_BUDGET_SECONDS="110", LLM_TIMEOUT_SECONDS="115")
+    result = run("--no-connect")
+    assert result.exit_code == 1
+    assert "LLM_TOTAL_BUDGET_SECONDS (110) plus 15 s" in result.output
+    assert "LLM_TIMEOUT_SECONDS (115) is longer than LLM_TOTAL_BUDGET_SECONDS (110)" in result.output
+
+
 def test_production_warnings_do_not_fail(env):
     env(APP_ENV="production", SECRET_KEY=GOOD_SECRET)
     result = run("--no-connect")

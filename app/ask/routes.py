@@ -66,7 +66,8 @@ def _rendered_answers(user: User, rows: list[AskQuestion]) -> dict[int, Markup]:
         def link_for(entry_id: int, allowed: set[int] = allowed) -> str | None:
             return url_for("log.detail", entry_id=entry_id) if entry_id in allowed else None
 
-        rendered[row.id] = render_with_citations(row.answer, link_for, unverified)
+        rendered[row.id] = render_with_citations(ask_service.shown_answer(row.answer), link_for,
+                                                 unverified)
     return rendered
 
 

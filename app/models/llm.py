@@ -32,11 +32,16 @@ class LLMCall(db.Model):
     usage_estimated: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.text("false"))
     latency_ms: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     attempts: so.Mapped[int] = so.mapped_column(default=1, server_default="1")
-    # ok | error | timeout | rate_limited | unavailable | malformed | cancelled
+    # ok | error | timeout | deadline | too_long | rate_limited | unavailable | malformed |
+    # interrupted | cancelled
     outcome: so.Mapped[str] = so.mapped_column(sa.String(OUTCOME_MAX))
     error_code: so.Mapped[str | None] = so.mapped_column(sa.String(ERROR_CODE_MAX))
     error_message: so.Mapped[str | None] = so.mapped_column(sa.String(ERROR_MESSAGE_MAX))
     cache_hit: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.text("false"))
+    # In the answer of a call that was given entries to cite (drafts, Ask): distinct `[#id]`
+    # citations of ids not given, and Markdown links written (none is ever rendered live).
+    unverified_citations: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    stripped_links: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     __table_args__ = (
         # Admin usage charts: per day, per user per day, per purpose per day.

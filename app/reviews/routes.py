@@ -192,6 +192,10 @@ def draft(week: str) -> Response:
             job.save(expected, info)
             db.session.commit()
         except LLMError as exc:
+            if exc.partial.strip():  # what the AI wrote before it was stopped, for the author
+                message = _partial_message(exc)
+                context = _week_context(user, iso, body=exc.partial, save_error=message)
+                return Response(render_template("reviews/week.html", **context), status=503)
             flash(str(exc.user_message), "error")
         except service.ReviewError as exc:
             db.session.rollback()
@@ -212,7 +216,10 @@ def draft(week: str) -> Response:
                                   "message": _("Draft written from %(n)d entries and saved.",
                                                n=len(job.entries))})
         except LLMError as exc:
-            yield _event("failed", {"message": str(exc.user_message)})
+            if exc.partial.strip():  # kept in the editor, not saved
+                yield _event("failed", {"message": _partial_message(exc), "partial": exc.partial})
+            else:
+                yield _event("failed", {"message": str(exc.user_message)})
         except service.ReviewError as exc:
             db.session.rollback()
             yield _event("failed", {"message": error_message(exc.code, exc.review)})
@@ -221,6 +228,11 @@ def draft(week: str) -> Response:
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each chunk on at once
     return response
+
+
+def _partial_message(exc: LLMError) -> str:
+    return _("%(problem)s What it wrote until then is in the editor, not saved: keep what is "
+             "useful and save it yourself.", problem=str(exc.user_message))
 
 
 def _event(name: str, data: Any) -> str:

@@ -28,6 +28,9 @@ _CITATION_ATTRIBUTES = {**_ALLOWED_ATTRIBUTES, "a": {"href", "title", "class"}, 
 CITATION = re.compile(r"\[#(\d{1,10})\]")
 _URL_SCHEMES = {"http", "https", "mailto"}
 _TAGS = re.compile(r"<[^>]+>")
+# A link to an entry, relative or absolute on any host (the app's own host is not known here).
+_ENTRY_PATH = re.compile(r"(?:^|/)log/entries/(\d{1,10})(?:[/?#]|$)", re.IGNORECASE)
+_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*:")
 
 
 def render_markdown(text: str | None) -> Markup:
@@ -38,9 +41,16 @@ def render_markdown(text: str | None) -> Markup:
 
 def render_with_citations(text: str | None, link_for: Callable[[int], str | None],
                           unverified_title: str) -> Markup:
-    """Markdown where each `[#123]` in running text becomes a link when `link_for(123)` gives
-    one, and a marked, unlinked "#123?" otherwise (an id the model invented, or one the reader
-    may not see). Citations inside code and inside links stay as written."""
+    """Model output (or text that may hold it) as Markdown, where the only live links are
+    verified citations.
+
+    Each `[#123]` in running text becomes a link when `link_for(123)` gives one, and a marked,
+    unlinked "#123?" otherwise (an id the model invented, or one the reader may not see).
+    Citations inside code stay as written. No other link stays live: a link to an entry
+    (`[see](/log/entries/139)`) keeps its text and is marked like an unverified citation
+    ("#139?"), a link to any other page of Worklog keeps its text, and an external link keeps its
+    text followed by its address as plain text, so nothing in the output can lead a reader
+    where the model chose."""
     if not text:
         return Markup("")
     tokens = _parser.parse(text)
@@ -59,16 +69,49 @@ def cited_ids(text: str | None) -> list[int]:
     return list(seen)
 
 
+def output_checks(text: str | None, given_ids: set[int] | frozenset[int]) -> tuple[int, int]:
+    """(unverified citations, links) in model output: how many distinct ids it cites, as
+    `[#id]` in running text, that are not among `given_ids`, and how many Markdown links it
+    wrote (none of which is rendered live). For the LLM ledger."""
+    unverified: set[int] = set()
+    links = 0
+    for block in _parser.parse(text or ""):
+        for token in block.children or []:
+            if token.type == "link_open":
+                links += 1
+            elif token.type == "text":
+                unverified.update(int(m.group(1)) for m in CITATION.finditer(token.content)
+                                  if int(m.group(1)) not in given_ids)
+    return len(unverified), links
+
+
+def link_target(href: str) -> tuple[str, int | None]:
+    """What a link in model output points at: ("entry", id), ("internal", None) for any other
+    address without a scheme or host (a page of Worklog), or ("external", None)."""
+    href = (href or "").strip()
+    entry = _ENTRY_PATH.search(href)
+    if entry:
+        return "entry", int(entry.group(1))
+    lowered = href.lower()
+    if _SCHEME.match(lowered) or lowered.startswith("//") or lowered.startswith("\\\\"):
+        return "external", None
+    return "internal", None
+
+
 def _cite_children(children: list[Token], link_for: Callable[[int], str | None],
                    unverified_title: str) -> list[Token]:
     out: list[Token] = []
-    in_link = 0
+    closing: list[Token | None] = []  # what replaces each open link's link_close
     for token in children:
         if token.type == "link_open":
-            in_link += 1
-        elif token.type == "link_close":
-            in_link -= 1
-        if token.type != "text" or in_link or not CITATION.search(token.content):
+            closing.append(_neutral_link_end(token, unverified_title))
+            continue
+        if token.type == "link_close":
+            end = closing.pop() if closing else None
+            if end is not None:
+                out.append(end)
+            continue
+        if token.type != "text" or not CITATION.search(token.content):
             out.append(token)
             continue
         position = 0
@@ -80,15 +123,35 @@ def _cite_children(children: list[Token], link_for: Callable[[int], str | None],
             if href:
                 markup = f'<a class="citation" href="{escape(href)}">#{entry_id}</a>'
             else:
-                markup = (f'<span class="citation-unverified" title="{escape(unverified_title)}">'
-                          f"#{entry_id}?</span>")
-            html_token = Token("html_inline", "", 0)
-            html_token.content = markup
-            out.append(html_token)
+                markup = _unverified(entry_id, unverified_title)
+            out.append(_html(markup))
             position = match.end()
         if position < len(token.content):
             out.append(_text(token.content[position:]))
     return out
+
+
+def _neutral_link_end(link_open: Token, unverified_title: str) -> Token | None:
+    """What follows a link's text once the link itself is dropped: the unverified mark of the
+    entry it pointed at, the external address as plain text, or nothing (another Worklog page,
+    or an autolink, whose text is its address already)."""
+    href = str(link_open.attrs.get("href") or "")
+    kind, entry_id = link_target(href)
+    if kind == "entry" and entry_id is not None:
+        return _html(" " + _unverified(entry_id, unverified_title))
+    if kind == "external" and link_open.markup != "autolink":
+        return _html(f' <span class="link-stripped">({escape(href)})</span>')
+    return None
+
+
+def _unverified(entry_id: int, title: str) -> str:
+    return f'<span class="citation-unverified" title="{escape(title)}">#{entry_id}?</span>'
+
+
+def _html(markup: str) -> Token:
+    token = Token("html_inline", "", 0)
+    token.content = markup
+    return token
 
 
 def _text(content: str) -> Token:

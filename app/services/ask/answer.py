@@ -31,7 +31,7 @@ from app.services.ask.retrieval import (
     retrieve,
 )
 from app.services.llm import LLM, ask_task, get_llm
-from app.services.llm.base import release_session
+from app.services.llm.base import MAX_OUTPUT_CHARS, release_session
 from app.services.llm.embeddings import Embedder, get_embedder
 from app.services.llm.ledger import record_call
 from app.services.markdown import cited_ids
@@ -132,6 +132,16 @@ def ask_question(user: User, raw_question: str, *, include_team: bool, locale: s
     if found.cacheable:
         store(cache, user_id, key, row.cache_value())
     return Answer(row, found)
+
+
+def shown_answer(text: str | None) -> str:
+    """An answer as it is shown: new ones are bounded before they are stored, but one stored
+    before that may be far longer; only the bound's worth is rendered, with a mark."""
+    limit = MAX_OUTPUT_CHARS["ask"]
+    if len(text or "") <= limit:
+        return text or ""
+    return (text or "")[:limit] + "\n\n*" + _(
+        "(Cut here: this answer is longer than %(n)d characters.)", n=limit) + "*"
 
 
 def recent_questions(user: User, page: int, per_page: int) -> tuple[list[AskQuestion], bool]:

@@ -23,9 +23,17 @@ log = logging.getLogger(__name__)
 
 PURPOSES = ("weekly_review", "structure", "ask")
 
+# Output bounds per purpose. `max_tokens` is asked of the server; the character bound is enforced
+# here whatever the server does: a stream is stopped there (its text so far kept, outcome
+# "too_long"), a whole answer past it is refused, and nothing past it is ever stored or shown.
+MAX_TOKENS = {"weekly_review": 2000, "ask": 1000, "structure": 4000}
+MAX_OUTPUT_CHARS = {"weekly_review": 16_000, "ask": 8_000, "structure": 24_000}
+
 # outcome -> what the user is told. Outcomes are also the ledger's `outcome` values.
 _USER_MESSAGES = {
     "timeout": _l("The AI took too long to answer. Please try again."),
+    "deadline": _l("The AI took too long to answer. Please try again."),
+    "too_long": _l("The AI's answer was longer than allowed, so it was stopped. Please try again."),
     "rate_limited": _l("The AI service is busy right now. Please try again in a minute."),
     "unavailable": _l("The AI service is not available right now. Please try again later."),
     "malformed": _l("The AI gave an answer that could not be read. Please try again."),
@@ -48,6 +56,17 @@ class LLMTask:
     data: list[Any] | dict[str, Any]
     question: str | None = None
     locale: str = "en"
+    # The entry ids given in `data` for the answer to cite (None: nothing to cite). The ledger
+    # counts citations of other ids and the links the answer wrote.
+    given_ids: frozenset[int] | None = None
+
+    @property
+    def max_tokens(self) -> int:
+        return MAX_TOKENS[self.purpose]
+
+    @property
+    def max_chars(self) -> int:
+        return MAX_OUTPUT_CHARS[self.purpose]
 
     def __post_init__(self) -> None:
         if self.purpose not in PURPOSES:
@@ -58,8 +77,10 @@ class LLMTask:
 class LLMError(Exception):
     """A call that gave no usable answer. `user_message` is safe and translated for display.
 
-    `outcome` is the ledger outcome (timeout, rate_limited, unavailable, malformed, interrupted,
-    cancelled, error); `code` is finer (http_429, read_timeout, missing_api_key, ...); `detail`
+    `outcome` is the ledger outcome (deadline: the app's time bound ended the call; timeout:
+    the server could not be reached in time; too_long: the answer passed the size bound;
+    rate_limited, unavailable, malformed, interrupted, cancelled, error); `code` is finer
+    (http_429, read_timeout, missing_api_key, ...); `detail`
     is a short technical note for logs and the ledger, never shown to users, with no secrets.
     """
 
@@ -71,6 +92,8 @@ class LLMError(Exception):
         self.detail = detail
         self.retryable = retryable
         self.retry_after = retry_after
+        # The text a stream had given before it failed (the caller may keep it for the user).
+        self.partial = ""
 
     @property
     def user_message(self) -> Any:
@@ -133,16 +156,29 @@ class LLM:
         usage = Usage()
         outcome, code, detail = "ok", None, None
         yielded = False
+        length = 0
+        generated = self._generate(task, usage, streaming=streaming)
         try:
-            for chunk in self._generate(task, usage, streaming=streaming):
+            for chunk in generated:
                 if not chunk:
                     continue
+                if length + len(chunk) > task.max_chars:
+                    if streaming and length < task.max_chars:
+                        usage.parts.append(chunk[:task.max_chars - length])
+                        yielded = True
+                        yield usage.parts[-1]
+                    raise LLMError("too_long", "output_limit",
+                                   f"the answer passed {task.max_chars} characters")
                 usage.parts.append(chunk)
+                length += len(chunk)
                 yielded = True
                 yield chunk
         except LLMError as exc:
-            if yielded and streaming and exc.outcome not in ("timeout", "cancelled"):
+            if yielded and streaming and exc.outcome not in (
+                    "timeout", "deadline", "too_long", "cancelled"):
                 exc.outcome = "interrupted"
+            if streaming:
+                exc.partial = "".join(usage.parts)
             outcome, code, detail = exc.outcome, exc.code, exc.detail
             log.warning("llm call failed: %s", exc, extra={"purpose": task.purpose})
             raise
@@ -154,6 +190,12 @@ class LLM:
             outcome, code, detail = "error", "internal", type(exc).__name__
             raise LLMError("error", "internal", type(exc).__name__) from exc
         finally:
+            close = getattr(generated, "close", None)
+            if close is not None:
+                try:
+                    close()  # a stream stopped here (size bound) ends its connection now
+                except Exception:
+                    log.exception("could not close the model's answer")
             with _context(app):
                 release_session(quiet=True)
                 self._record(task, user_id, usage, started, outcome, code, detail)
@@ -167,15 +209,22 @@ class LLM:
         if prompt_tokens is None:
             sent = build_messages(task)
             prompt_tokens = estimate_tokens("".join(m["content"] for m in sent)) if outcome in (
-                "ok", "interrupted", "cancelled", "timeout") else 0
+                "ok", "interrupted", "cancelled", "timeout", "deadline", "too_long") else 0
         completion_tokens = usage.completion_tokens
+        answer = "".join(usage.parts)
         if completion_tokens is None:
-            completion_tokens = estimate_tokens("".join(usage.parts))
+            completion_tokens = estimate_tokens(answer)
+        unverified, links = (0, 0)
+        if task.given_ids is not None:
+            from app.services.markdown import output_checks
+
+            unverified, links = output_checks(answer, task.given_ids)
         record_call(
             user_id=user_id, purpose=task.purpose, provider=self.provider, model=self.model,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             usage_estimated=estimated, latency_ms=round((time.monotonic() - started) * 1000),
             attempts=usage.attempts, outcome=outcome, error_code=code, error_message=detail,
+            unverified_citations=unverified, stripped_links=links,
         )
 
 

@@ -6,11 +6,12 @@
 Every call writes one ledger row (purpose "ask", the embeddings model, prompt tokens as the
 server reports them) when it ends, however it ends.
 
-Time is bounded as for the chat provider, whose retry and error handling this reuses
-(openai_provider.py): connect 5 s, read LLM_TIMEOUT_SECONDS, 429 and 5xx retried with back-off,
-a timeout not retried. The budget is smaller, BUDGET_SECONDS for all the embedding calls of
+Time is bounded as for the chat provider, whose deadlines, retry and error handling this reuses
+(openai_provider.py, deadline.py): each attempt ends within LLM_TIMEOUT_SECONDS (connect 5 s),
+enforced at every socket read, 429 and 5xx retried with back-off, a deadline not retried.
+The budget is smaller, BUDGET_SECONDS for all the embedding calls of
 one question (the caller passes one deadline to each), because the answer comes after them:
-15 s of embeddings + the chat provider's worst case of 90 s stays under gunicorn's 120 s.
+15 s of embeddings + the chat provider's budget of 60 s stays under gunicorn's 120 s.
 """
 
 from __future__ import annotations
@@ -21,15 +22,16 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import openai
-
 from app.services.llm.base import LLMError, Usage, estimate_tokens, release_session
+from app.services.llm.deadline import CallClock
 from app.services.llm.ledger import record_call
 from app.services.llm.openai_provider import OpenAILLM
 
 log = logging.getLogger(__name__)
 
 BUDGET_SECONDS = 15.0
+# The most one vector may take in a JSON answer: 3,072 floats at ~25 characters, and then some.
+BYTES_PER_VECTOR = 128 * 1024
 
 
 class Embedder:
@@ -65,7 +67,8 @@ class Embedder:
             estimated = usage.prompt_tokens is None
             prompt_tokens = usage.prompt_tokens
             if prompt_tokens is None:
-                prompt_tokens = estimate_tokens("".join(texts)) if outcome in ("ok", "timeout") else 0
+                prompt_tokens = estimate_tokens("".join(texts)) if outcome in (
+                    "ok", "timeout", "deadline") else 0
             record_call(
                 user_id=user_id, purpose="ask", provider=self.provider, model=self.model,
                 prompt_tokens=prompt_tokens, completion_tokens=0, usage_estimated=estimated,
@@ -107,7 +110,7 @@ class OpenAIEmbedder(Embedder):
         model = str(config["ASK_EMBEDDINGS_MODEL"]).strip()
         base_url = config.get("ASK_EMBEDDINGS_BASE_URL") or config.get("OPENAI_BASE_URL")
         transport = OpenAILLM.from_config({**config, "LLM_MODEL": model, "OPENAI_BASE_URL": base_url,
-                                           "LLM_BUDGET_SECONDS": BUDGET_SECONDS})
+                                           "LLM_TOTAL_BUDGET_SECONDS": BUDGET_SECONDS})
         return cls(api_key=config.get("OPENAI_API_KEY"), base_url=base_url, model=model,
                    transport=transport)
 
@@ -115,13 +118,14 @@ class OpenAIEmbedder(Embedder):
         if not self._api_key:
             raise LLMError("error", "missing_api_key", "OPENAI_API_KEY is not set")
         transport = self._transport
-        client = openai.OpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0,
-                               timeout=transport._timeout(deadline))
+        clock = CallClock(attempt_seconds=transport.timeout, deadline=deadline,
+                          byte_limit=len(texts) * BYTES_PER_VECTOR + 64 * 1024)
+        client = transport.client(clock)
         try:
             response = transport._with_retries(
                 lambda timeout: client.embeddings.create(
                     model=self.model, input=texts, encoding_format="float", timeout=timeout),
-                usage, deadline)
+                usage, clock)
         finally:
             client.close()
         try:

@@ -1,13 +1,18 @@
 """The openai provider: any OpenAI-compatible server through the official client.
 
-Time is bounded twice: each attempt has a connect timeout (5 s) and a read timeout
-(LLM_TIMEOUT_SECONDS, default 30 s, never more than the budget), and the whole call, retries
-and back-off included, has a deadline (LLM_BUDGET_SECONDS, default 60 s). No attempt starts
-with less than 2 s left and none is given more time than is left; a timeout is not retried
+Time is bounded by hard deadlines, enforced at every socket operation (deadline.py), not by
+the client's per-read timeouts, which a server trickling one byte at a time never trips: each
+attempt, from connecting to the last byte of the answer (stream included), ends within
+LLM_TIMEOUT_SECONDS (default 30 s; connecting within 5 s), and the whole call, retries and
+back-off included, within LLM_TOTAL_BUDGET_SECONDS (default 60 s). No attempt starts with less
+than 2 s left and none is given more time than is left; a deadline or timeout is not retried
 (it would only double the wait); no wait is longer than LLM_RETRY_AFTER_MAX_SECONDS (20 s) or
-past the deadline; a stream is cut at the first chunk after the deadline. Worst case: the
-budget plus one read timeout of silence at the end of a stream, 60 + 30 = 90 s, under
-gunicorn's 120 s.
+past the deadline. A call ended by its deadline has the ledger outcome "deadline". Worst case:
+the budget, 60 s, under gunicorn's 120 s.
+
+Output is bounded too: `max_tokens` per purpose is asked of the server (base.MAX_TOKENS), and an
+answer read whole (not streamed) may not be larger than its character bound allows, in bytes,
+so a 3 MB answer is refused while it downloads.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any, TypeVar
 import openai
 
 from app.services.llm.base import LLM, LLMError, LLMTask, Usage
+from app.services.llm.deadline import CallClock, deadline_client
 from app.services.llm.prompts import build_messages
 from app.services.outbound import parse_retry_after
 
@@ -65,7 +71,7 @@ class OpenAILLM(LLM):
             base_url=config.get("OPENAI_BASE_URL"),
             model=config.get("LLM_MODEL") or "gpt-4o-mini",
             timeout=float(config.get("LLM_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT),
-            budget=float(config.get("LLM_BUDGET_SECONDS") or DEFAULT_BUDGET),
+            budget=float(config.get("LLM_TOTAL_BUDGET_SECONDS") or DEFAULT_BUDGET),
             max_attempts=int(config.get("LLM_MAX_ATTEMPTS") or DEFAULT_MAX_ATTEMPTS),
             retry_after_max=float(config.get("LLM_RETRY_AFTER_MAX_SECONDS") or DEFAULT_RETRY_AFTER_MAX),
         )
@@ -76,23 +82,30 @@ class OpenAILLM(LLM):
         if not self._api_key:
             raise LLMError("error", "missing_api_key", "OPENAI_API_KEY is not set")
         messages = build_messages(task)
-        deadline = time.monotonic() + self.budget
-        client = openai.OpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0,
-                               timeout=self._timeout(deadline))
+        clock = CallClock(attempt_seconds=self.timeout, budget=self.budget,
+                          byte_limit=None if streaming else answer_byte_limit(task.max_chars))
+        client = self.client(clock)
         try:
             if streaming:
-                yield from self._stream(client, messages, usage, deadline)
+                yield from self._stream(client, messages, usage, clock, task.max_tokens)
             else:
-                yield self._complete(client, messages, usage, deadline)
+                yield self._complete(client, messages, usage, clock, task.max_tokens)
         finally:
             client.close()
 
+    def client(self, clock: CallClock) -> openai.OpenAI:
+        """An openai client whose every request ends by `clock`'s deadlines."""
+        return openai.OpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0,
+                             timeout=self._timeout(clock),
+                             http_client=deadline_client(clock, self.base_url))
+
     def _complete(self, client: openai.OpenAI, messages: list[dict[str, str]], usage: Usage,
-                  deadline: float) -> str:
+                  clock: CallClock, max_tokens: int) -> str:
         response = self._with_retries(
             lambda timeout: client.chat.completions.create(
-                model=self.model, messages=messages, timeout=timeout),  # type: ignore[arg-type]
-            usage, deadline)
+                model=self.model, messages=messages, timeout=timeout,  # type: ignore[arg-type]
+                max_tokens=max_tokens),
+            usage, clock)
         try:
             text = response.choices[0].message.content
         except (AttributeError, IndexError, TypeError) as exc:
@@ -106,10 +119,10 @@ class OpenAILLM(LLM):
         return text
 
     def _stream(self, client: openai.OpenAI, messages: list[dict[str, str]], usage: Usage,
-                deadline: float) -> Iterator[str]:
+                clock: CallClock, max_tokens: int) -> Iterator[str]:
         def open_stream(timeout: Any) -> Any:
             kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
-                                      "timeout": timeout}
+                                      "timeout": timeout, "max_tokens": max_tokens}
             if self._stream_usage:
                 try:
                     return client.chat.completions.create(
@@ -120,12 +133,13 @@ class OpenAILLM(LLM):
                     self._stream_usage = False  # an older server: estimate tokens instead
             return client.chat.completions.create(**kwargs)
 
-        stream = self._with_retries(open_stream, usage, deadline)
+        stream = self._with_retries(open_stream, usage, clock)
         got_text = False
         try:
             for chunk in stream:
-                if time.monotonic() > deadline:
-                    raise LLMError("timeout", "deadline", f"stream ran past the {self.budget:.0f} s budget")
+                if clock.left() <= 0:
+                    clock.expired = True
+                    raise self._deadline(clock)
                 reported = getattr(chunk, "usage", None)
                 if reported is not None and getattr(reported, "prompt_tokens", None) is not None:
                     usage.prompt_tokens = reported.prompt_tokens
@@ -139,7 +153,7 @@ class OpenAILLM(LLM):
         except LLMError:
             raise
         except Exception as exc:
-            raise self._classify(exc) from exc
+            raise self._classify(exc, clock) from exc
         finally:
             stream.close()
         if not got_text:
@@ -147,32 +161,45 @@ class OpenAILLM(LLM):
 
     # -- retries ----------------------------------------------------------------------
 
-    def _timeout(self, deadline: float) -> openai.Timeout:
-        left = max(deadline - time.monotonic(), 0.1)
+    def _timeout(self, clock: CallClock) -> openai.Timeout:
+        left = max(clock.left(), 0.1)
         return openai.Timeout(min(self.timeout, left), connect=min(self.connect_timeout, left))
 
-    def _with_retries(self, send: Callable[[Any], T], usage: Usage, deadline: float) -> T:
+    def _with_retries(self, send: Callable[[Any], T], usage: Usage, clock: CallClock) -> T:
         attempt = 0
         while True:
             attempt += 1
             usage.attempts = attempt
+            clock.start_attempt()
             try:
-                return send(self._timeout(deadline))
+                return send(self._timeout(clock))
             except Exception as exc:
-                failure = self._classify(exc)
+                failure = self._classify(exc, clock)
                 if not failure.retryable or attempt >= self.max_attempts:
                     raise failure from exc
                 wait = failure.retry_after if failure.retry_after is not None else _backoff(attempt)
                 if wait > self.retry_after_max or (
-                        time.monotonic() + wait + MIN_ATTEMPT_SECONDS > deadline):
+                        time.monotonic() + wait + MIN_ATTEMPT_SECONDS > clock.deadline):
                     failure.detail += f"; not retried (wait {wait:.1f} s exceeds the budget)"
                     raise failure from exc
                 self._sleep(wait)
 
-    def _classify(self, exc: BaseException) -> LLMError:
+    def _deadline(self, clock: CallClock) -> LLMError:
+        spent = time.monotonic() - clock.started
+        bound = "call budget" if clock.attempt_deadline >= clock.deadline else "attempt deadline"
+        return LLMError("deadline", "deadline",
+                        f"ended by the {bound} after {spent:.1f} s (timeout {self.timeout:g} s, "
+                        f"budget {self.budget:g} s)")
+
+    def _classify(self, exc: BaseException, clock: CallClock | None = None) -> LLMError:
         """Any failure from the client as an LLMError; the detail never includes the API key."""
         if isinstance(exc, LLMError):
             return exc
+        if clock is not None and clock.too_large:
+            return LLMError("too_long", "answer_bytes",
+                            f"the answer passed {clock.byte_limit} bytes and was not read further")
+        if clock is not None and clock.expired:
+            return self._deadline(clock)
         if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
             return LLMError("timeout", "read_timeout", f"no answer within {self.timeout:g} s")
         if isinstance(exc, openai.APIStatusError):
@@ -198,6 +225,11 @@ class OpenAILLM(LLM):
         if self._api_key:
             text = text.replace(self._api_key, "***")
         return text[:250]
+
+
+def answer_byte_limit(max_chars: int) -> int:
+    """Bytes an answer read whole may take: its characters as \\uXXXX escapes, plus the JSON."""
+    return max_chars * 6 + 64 * 1024
 
 
 def _message(exc: BaseException) -> str:

@@ -82,6 +82,7 @@ def weekly_review_task(entries: Iterable[LogEntry | Mapping[str, Any]], *, week:
         instructions=WEEKLY_REVIEW_INSTRUCTIONS.format(week=week, language=language(locale)),
         data={"week": week, "entries": facts},
         locale=locale,
+        given_ids=_given_ids(facts),
     )
 
 
@@ -98,13 +99,19 @@ def structure_task(text: str, *, categories: Iterable[str] = (), locale: str = "
 def ask_task(question: str, entries: Iterable[LogEntry | Mapping[str, Any]], *,
              locale: str = "en") -> LLMTask:
     """The task for answering `question` from `entries` (only ones the asker may see)."""
+    facts = [entry_fact(e) for e in entries]
     return LLMTask(
         purpose="ask",
         instructions=ASK_INSTRUCTIONS.format(language=language(locale)),
-        data={"entries": [entry_fact(e) for e in entries]},
+        data={"entries": facts},
         question=question,
         locale=locale,
+        given_ids=_given_ids(facts),
     )
+
+
+def _given_ids(facts: list[dict[str, Any]]) -> frozenset[int]:
+    return frozenset(int(f["id"]) for f in facts if isinstance(f.get("id"), int))
 
 
 def _json(value: Any) -> str:

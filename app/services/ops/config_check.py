@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.config import MIN_SECRET_LENGTH, ConfigError, config_for, startup_problems
+from app.services.llm.embeddings import BUDGET_SECONDS as EMBEDDINGS_BUDGET
 from app.services.outbound import mask_url
 
 # PRODUCT.md's configuration contract, in its order (then the settings added since), and which
@@ -155,6 +156,18 @@ def _policy(settings: Mapping[str, Any], report: ConfigReport, gunicorn_timeout:
             f"LLM_TIMEOUT_SECONDS ({settings['LLM_TIMEOUT_SECONDS']:g}) must stay below the web "
             f"server's timeout (GUNICORN_TIMEOUT, {timeout:g} s)."
         )
+    budget = settings.get("LLM_TOTAL_BUDGET_SECONDS")
+    if budget is not None:
+        # An Ask question may spend the embeddings' 15 s before its one model call.
+        if budget + EMBEDDINGS_BUDGET >= timeout:
+            report.problems.append(
+                f"LLM_TOTAL_BUDGET_SECONDS ({budget:g}) plus {EMBEDDINGS_BUDGET:g} s for Ask's "
+                f"embeddings must stay below the web server's timeout (GUNICORN_TIMEOUT, "
+                f"{timeout:g} s).")
+        if settings["LLM_TIMEOUT_SECONDS"] > budget:
+            report.warnings.append(
+                f"LLM_TIMEOUT_SECONDS ({settings['LLM_TIMEOUT_SECONDS']:g}) is longer than "
+                f"LLM_TOTAL_BUDGET_SECONDS ({budget:g}): each call is cut at the budget.")
 
 
 def _embeddings_policy(settings: Mapping[str, Any], report: ConfigReport) -> None:
