@@ -1,7 +1,8 @@
 """Gunicorn settings for Worklog. Every value can be overridden with GUNICORN_CMD_ARGS.
 
 Environment: BIND (0.0.0.0:8000), WEB_CONCURRENCY (workers), GUNICORN_THREADS (threads per
-worker), GUNICORN_TIMEOUT (seconds), LOG_LEVEL, LOG_FORMAT, PROMETHEUS_MULTIPROC_DIR.
+worker), GUNICORN_TIMEOUT (seconds), GUNICORN_KEEPALIVE (75 s), GUNICORN_DRAIN_SECONDS (5 s),
+GUNICORN_GRACEFUL_TIMEOUT (30 s), LOG_LEVEL, LOG_FORMAT, PROMETHEUS_MULTIPROC_DIR.
 """
 
 import json
@@ -10,6 +11,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,8 +24,16 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Above the LLM budget (LLM_TIMEOUT_SECONDS with retries), so the app times out first and
 # answers with a clear message instead of the worker being killed mid-request.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
-graceful_timeout = 30
-keepalive = 5
+# After SIGTERM: in-flight requests (and streamed drafts) get this long to finish.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+# How long an idle keep-alive connection stays open. It must outlive the idle timeout of
+# whatever proxy sits in front and reuses connections (AWS ALB 60 s, nginx upstream keepalive
+# 60 s, HAProxy's idle pool): if gunicorn closes a connection at the moment the proxy sends
+# the next request on it, the proxy answers 502. So the app waits longer than any of them.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
+# On SIGTERM, first answer /ready with 503 for this long while still serving, so balancers
+# (HAProxy checks, Kubernetes endpoints) stop sending new requests; then stop gracefully.
+drain_seconds = float(os.environ.get("GUNICORN_DRAIN_SECONDS", "5"))
 max_requests = 2000
 max_requests_jitter = 200
 # The app writes its own access line (with route, request id and user id, masked, as JSON
@@ -63,7 +73,9 @@ if os.environ.get("LOG_FORMAT", "json" if _production_like else "console") == "j
     logconfig_dict = {
         "version": 1,
         "disable_existing_loggers": False,
-        "root": {"level": loglevel.upper(), "handlers": ["error_console"]},
+        # No handler on the root logger: the app installs its own (JSON, masked) there, and a
+        # second one here would write every app event twice.
+        "root": {"level": loglevel.upper(), "handlers": []},
         "formatters": {"json": {"()": JsonLogFormatter}},
         "handlers": {"error_console": {"class": "logging.StreamHandler", "formatter": "json",
                                        "stream": "ext://sys.stderr"}},
@@ -85,6 +97,11 @@ if _own_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="worklog-metrics-")
 _metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
+# The workers learn that the instance is draining from this file (/ready answers 503 while
+# it exists). One per gunicorn, like the metrics directory.
+_drain_dir = Path(tempfile.mkdtemp(prefix="worklog-drain-"))
+os.environ["WORKLOG_DRAIN_FILE"] = str(_drain_dir / "draining")
+
 
 def on_starting(server):
     """Start from zero: values left by an earlier run would be added to this one's."""
@@ -94,6 +111,34 @@ def on_starting(server):
         for stale in _metrics_dir.glob(pattern):
             stale.unlink(missing_ok=True)
     server.log.info("prometheus multiprocess directory %s (wiped)", _metrics_dir)
+    Path(os.environ["WORKLOG_DRAIN_FILE"]).unlink(missing_ok=True)
+
+
+def when_ready(server):
+    """SIGTERM drains first: /ready answers 503 for drain_seconds while requests are served."""
+    if drain_seconds <= 0:
+        return
+    stop_now = server.handle_term
+    manage_workers = server.manage_workers
+    drain_file = Path(os.environ["WORKLOG_DRAIN_FILE"])
+    state = {"until": None}
+
+    def handle_term():
+        if state["until"] is not None:
+            stop_now()  # a second SIGTERM: stop (gracefully) without waiting out the drain
+        drain_file.touch()
+        state["until"] = time.monotonic() + drain_seconds
+        server.log.info("SIGTERM: draining for %.0f s (/ready answers 503), then stopping gracefully "
+                        "(in-flight requests get %d s)", drain_seconds, graceful_timeout)
+
+    def manage_workers_or_stop():
+        # The master's loop calls this about once a second; StopIteration is its graceful stop.
+        if state["until"] is not None and time.monotonic() >= state["until"]:
+            raise StopIteration
+        manage_workers()
+
+    server.handle_term = handle_term
+    server.manage_workers = manage_workers_or_stop
 
 
 def child_exit(server, worker):
@@ -104,5 +149,6 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
+    shutil.rmtree(_drain_dir, ignore_errors=True)
     if _own_metrics_dir:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
