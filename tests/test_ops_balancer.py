@@ -211,7 +211,8 @@ def test_a_log_line_never_loads_the_user_from_a_database_that_is_gone(app):
         from flask import g
 
         g._login_user = user
-        record = logging.LogRecord("worklog.errors", logging.ERROR, __file__, 1, "unhandled_exception", (), None)
+        record = logging.LogRecord("worklog.errors", logging.ERROR, __file__, 1, "unhandled_exception",
+                                   (), None)
         assert RequestContextFilter().filter(record) is True
         assert record.user_id == 7
     dead.dispose()
