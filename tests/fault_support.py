@@ -26,7 +26,16 @@ from pathlib import Path
 
 from tests.ops_support import CSRF_META, free_port
 
-PG_BIN = Path(os.environ.get("WORKLOG_FAULTS_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _postgres_bin() -> Path:
+    """WORKLOG_FAULTS_PG_BIN, else Debian's newest /usr/lib/postgresql/<version>/bin."""
+    if os.environ.get("WORKLOG_FAULTS_PG_BIN"):
+        return Path(os.environ["WORKLOG_FAULTS_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _postgres_bin()
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 # The balancer's health check: /ready every 500 ms, down after 2 failures, up after 2 successes.
