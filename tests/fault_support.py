@@ -26,6 +26,7 @@ from pathlib import Path
 
 from tests.ops_support import CSRF_META, free_port
 
+
 def _postgres_bin() -> Path:
     """WORKLOG_FAULTS_PG_BIN, else Debian's newest /usr/lib/postgresql/<version>/bin."""
     if os.environ.get("WORKLOG_FAULTS_PG_BIN"):
