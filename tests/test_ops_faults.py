@@ -15,6 +15,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -302,8 +303,9 @@ def _sigterm_one_instance(cluster: Cluster, run: Run) -> None:
         thread.join(timeout=30)
         try:
             server.proc.wait(timeout=90)
-        except Exception:  # noqa: BLE001 - reported below
+        except subprocess.TimeoutExpired:
             run.problems.append("SIGTERM: b did not exit within its grace period")
+            _kill_instance(server)
         window_ends = time.monotonic()
         time.sleep(2)
     cluster.llm.responder = lambda _request: Reply()
