@@ -107,6 +107,21 @@ def _ready_within_one_probe_period(servers: list[Gunicorn]) -> list[str]:
     return problems
 
 
+def _serves_at_once(cluster: Cluster) -> list[str]:
+    """Straight to each instance, the first request after the database is back succeeds."""
+    problems = []
+    token = cluster.people[0].token
+    for server in cluster.servers.values():
+        try:
+            status = get(f"{server.url}/api/daily-logs?per_page=1",
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10)[0]
+        except OSError as exc:
+            status = repr(exc)
+        if status != 200:
+            problems.append(f"the first request to :{server.port} after the database returned got {status}")
+    return problems
+
+
 def _wait_until(predicate, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -327,6 +342,7 @@ def _postgres_restart(cluster: Cluster, run: Run) -> None:
         cluster.pg.stop()
         time.sleep(3)
         cluster.pg.start()  # returns once it accepts connections
+        run.problems.extend(f"PostgreSQL restart: {p}" for p in _serves_at_once(cluster))
         run.problems.extend(f"PostgreSQL restart: {p}"
                             for p in _ready_within_one_probe_period(list(cluster.servers.values())))
         window_ends = time.monotonic() + BALANCER_RETURN
@@ -342,6 +358,7 @@ def _postgres_frozen(cluster: Cluster, run: Run) -> None:
         time.sleep(5)
         cluster.pg.thaw(pids)
         cluster.pg.wait_accepting(30)
+        run.problems.extend(f"PostgreSQL frozen: {p}" for p in _serves_at_once(cluster))
         run.problems.extend(f"PostgreSQL frozen: {p}"
                             for p in _ready_within_one_probe_period(list(cluster.servers.values())))
         window_ends = time.monotonic() + BALANCER_RETURN
