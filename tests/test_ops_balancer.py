@@ -76,6 +76,15 @@ def dying_connection_routes(app):
         db.session.execute(sa.text("SELECT pg_terminate_backend(pg_backend_pid())"))
         return "unreachable"
 
+    @app.get("/_test/terminated-after-answering")
+    def terminated_after_answering():
+        # The server ends this request's connection after its last query, before the
+        # end-of-request ROLLBACK, as a shutdown between two statements does.
+        pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+        with db.engine.connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+        return "answered"
+
     @app.get("/_test/query")
     def query():
         return str(db.session.scalar(sa.text("SELECT 41 + 1")))
@@ -90,6 +99,16 @@ def test_a_connection_the_server_ends_gives_503_and_the_next_request_works(dying
     assert response.status_code == 503
     assert response.json["error"] == "service_unavailable"
     # The pool was invalidated: the next requests get fresh connections, not the dead one.
+    for _ in range(3):
+        assert client.get("/_test/query").get_data(as_text=True) == "42"
+
+
+@pytest.mark.fresh_app
+@pytest.mark.backends("postgresql")
+def test_a_connection_ended_before_teardown_does_not_turn_the_answer_into_a_500(dying_connection_routes,
+                                                                                client):
+    response = client.get("/_test/terminated-after-answering")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "answered"
     for _ in range(3):
         assert client.get("/_test/query").get_data(as_text=True) == "42"
 
