@@ -162,6 +162,8 @@ def cluster():
     finally:
         if proxy is not None:
             proxy.stop()
+        if made is not None and getattr(made, "proxy", None) is not None:
+            made.proxy.stop()  # the current one: faults that restart an instance make a new one
         if made is not None:
             for server in made.servers.values():
                 server.stop()
