@@ -72,11 +72,11 @@ class RequestContextFilter(logging.Filter):
             record.method = getattr(record, "method", None) or request.method
             record.path = getattr(record, "path", None) or request.path
             if getattr(record, "user_id", None) is None:
-                record.user_id = _loaded_user_id(g.get("_login_user"))
+                record.user_id = loaded_user_id(g.get("_login_user")) or g.get("log_user_id")
         return True
 
 
-def _loaded_user_id(user: Any) -> Any:
+def loaded_user_id(user: Any) -> Any:
     """The signed-in user's id without touching the database.
 
     After a failed request is rolled back the user object is expired, and reading `user.id`

@@ -235,3 +235,55 @@ def test_a_log_line_never_loads_the_user_from_a_database_that_is_gone(app):
         assert RequestContextFilter().filter(record) is True
         assert record.user_id == 7
     dead.dispose()
+
+
+def test_a_database_lost_after_the_user_was_loaded_still_gets_the_503_page(tmp_path):
+    """The failure the fault suite found: the error page read the (expired) user's language
+    from the database that had just gone, and gunicorn answered a bare 500 instead."""
+    from flask_login import current_user, login_required
+
+    from app import create_app
+    from app.models import User
+    from tests.conftest import (
+        AuthActions,
+        _base_config,
+        _create_pg_database,
+        _drop_pg_database,
+        _postgres_url,
+        password_hash,
+        service_missing,
+    )
+
+    admin = _postgres_url()
+    if admin is None:
+        service_missing("TEST_DATABASE_URL is not set; this test loses a PostgreSQL database mid-request")
+    name, url = _create_pg_database(admin)
+    try:
+        _migrate(url, tmp_path)
+        app = create_app(_base_config(url, tmp_path))
+
+        @app.get("/_test/database-lost")
+        @login_required
+        def database_lost():
+            assert current_user.locale == "ko"  # the user is loaded
+            # The database goes away (its connections are ended), as in an outage or failover.
+            _drop_pg_database(admin, name)
+            db.session.execute(sa.text("SELECT 1"))
+            return "unreachable"
+
+        with app.app_context():
+            user = User(email="lost@example.com", display_name="Lost", role="member", locale="ko")
+            user.password_hash = password_hash()
+            db.session.add(user)
+            db.session.commit()
+            user_id = user.id
+        client = app.test_client()
+        with app.app_context():
+            AuthActions(client).login_as(db.session.get(User, user_id))
+        response = client.get("/_test/database-lost")
+        assert response.status_code == 503
+        assert "Temporarily unavailable" in response.get_data(as_text=True)
+        with app.app_context():
+            db.engine.dispose()
+    finally:
+        _drop_pg_database(admin, name)
