@@ -97,11 +97,6 @@ if _own_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="worklog-metrics-")
 _metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
-# The workers learn that the instance is draining from this file (/ready answers 503 while
-# it exists). One per gunicorn, like the metrics directory.
-_drain_dir = Path(tempfile.mkdtemp(prefix="worklog-drain-"))
-os.environ["WORKLOG_DRAIN_FILE"] = str(_drain_dir / "draining")
-
 
 def on_starting(server):
     """Start from zero: values left by an earlier run would be added to this one's."""
@@ -111,7 +106,10 @@ def on_starting(server):
         for stale in _metrics_dir.glob(pattern):
             stale.unlink(missing_ok=True)
     server.log.info("prometheus multiprocess directory %s (wiped)", _metrics_dir)
-    Path(os.environ["WORKLOG_DRAIN_FILE"]).unlink(missing_ok=True)
+    # The workers learn that this instance is draining from this file (/ready answers 503
+    # while it exists). Named after the master, so instances sharing the directory never mix.
+    # Set here, in the master before any worker is forked, so every worker inherits it.
+    os.environ["WORKLOG_DRAIN_FILE"] = str(_metrics_dir / f"draining-{os.getpid()}")
 
 
 def when_ready(server):
@@ -149,6 +147,6 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    shutil.rmtree(_drain_dir, ignore_errors=True)
+    Path(os.environ.get("WORKLOG_DRAIN_FILE", _metrics_dir / "-")).unlink(missing_ok=True)
     if _own_metrics_dir:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
