@@ -9,7 +9,7 @@ PORT ?= 5000
 BENCH_DEFAULT_URL := postgresql://postgres@127.0.0.1:5432/worklog_bench
 BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),$(BENCH_DEFAULT_URL))
 
-.PHONY: setup run test lint translations messages clean help bench loadtest screenshots
+.PHONY: setup run test lint translations messages clean help bench loadtest screenshots faults
 # Test processes (pytest-xdist): one per core by default; PYTEST_WORKERS=0 runs in this process.
 PYTEST_WORKERS ?= auto
 SCENARIO ?= quick
@@ -20,6 +20,8 @@ help:
 	@echo "make screenshots  pictures of /ask and /admin/feedback in instance/screenshots/"
 	@echo "make setup  virtualenv + Python deps, npm assets, translations, database migrations"
 	@echo "make lint   ruff"
+	@echo "make faults the fault-injection suite alone: HAProxy, two gunicorns, a private PostgreSQL and"
+	@echo "            Redis, faulted under load (FAULTS=sigkill,postgres-restart,... for some); part of make test"
 	@echo "make messages  re-extract UI strings into the catalogs (then translate app/translations/ko)"
 	@echo "make bench  seed 1,000 users + 1,000,000 entries into DATABASE_URL, else into the scratch database"
 	@echo "            $(BENCH_DEFAULT_URL) (created if missing); load /log, search,"
@@ -59,6 +61,11 @@ run: setup
 
 test: setup lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Also part of `make test`. FAULTS picks some: healthy, sigkill, sigterm, postgres-restart,
+# postgres-freeze, redis, llm.
+faults: setup
+	WORKLOG_FAULTS=$(FAULTS) $(BIN)/pytest -p no:cacheprovider -q -n 0 -m faults tests/test_ops_faults.py $(PYTEST_ARGS)
 
 # Pictures of /ask and /admin/feedback (light, dark, 390 px) in instance/screenshots/ for a
 # person to look at; not a test, so not part of `make test`.

@@ -1,7 +1,8 @@
 """Gunicorn settings for Worklog. Every value can be overridden with GUNICORN_CMD_ARGS.
 
 Environment: BIND (0.0.0.0:8000), WEB_CONCURRENCY (workers), GUNICORN_THREADS (threads per
-worker), GUNICORN_TIMEOUT (seconds), LOG_LEVEL, LOG_FORMAT, PROMETHEUS_MULTIPROC_DIR.
+worker), GUNICORN_TIMEOUT (seconds), GUNICORN_KEEPALIVE (75 s), GUNICORN_DRAIN_SECONDS (5 s),
+GUNICORN_GRACEFUL_TIMEOUT (30 s), LOG_LEVEL, LOG_FORMAT, PROMETHEUS_MULTIPROC_DIR.
 """
 
 import json
@@ -10,6 +11,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,8 +24,16 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Above the LLM budget (LLM_TOTAL_BUDGET_SECONDS, plus 15 s of Ask embeddings), so the app
 # times out first and answers with a clear message instead of the worker being killed mid-request.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
-graceful_timeout = 30
-keepalive = 5
+# After SIGTERM: in-flight requests (and streamed drafts) get this long to finish.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+# How long an idle keep-alive connection stays open. It must outlive the idle timeout of
+# whatever proxy sits in front and reuses connections (AWS ALB 60 s, nginx upstream keepalive
+# 60 s, HAProxy's idle pool): if gunicorn closes a connection at the moment the proxy sends
+# the next request on it, the proxy answers 502. So the app waits longer than any of them.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
+# On SIGTERM, first answer /ready with 503 for this long while still serving, so balancers
+# (HAProxy checks, Kubernetes endpoints) stop sending new requests; then stop gracefully.
+drain_seconds = float(os.environ.get("GUNICORN_DRAIN_SECONDS", "5"))
 max_requests = 2000
 max_requests_jitter = 200
 # The app writes its own access line (with route, request id and user id, masked, as JSON
@@ -67,6 +77,8 @@ if os.environ.get("LOG_FORMAT", "json" if _production_like else "console") == "j
     logconfig_dict = {
         "version": 1,
         "disable_existing_loggers": False,
+        # No handler on the root logger: the app installs its own (JSON, masked) there, and a
+        # second one here would write every app event twice.
         "root": {"level": loglevel.upper(), "handlers": []},
         "formatters": {"json": {"()": JsonLogFormatter}},
         "handlers": {"error_console": {"class": "logging.StreamHandler", "formatter": "json",
@@ -98,6 +110,37 @@ def on_starting(server):
         for stale in _metrics_dir.glob(pattern):
             stale.unlink(missing_ok=True)
     server.log.info("prometheus multiprocess directory %s (wiped)", _metrics_dir)
+    # The workers learn that this instance is draining from this file (/ready answers 503
+    # while it exists). Named after the master, so instances sharing the directory never mix.
+    # Set here, in the master before any worker is forked, so every worker inherits it.
+    os.environ["WORKLOG_DRAIN_FILE"] = str(_metrics_dir / f"draining-{os.getpid()}")
+
+
+def when_ready(server):
+    """SIGTERM drains first: /ready answers 503 for drain_seconds while requests are served."""
+    if drain_seconds <= 0:
+        return
+    stop_now = server.handle_term
+    manage_workers = server.manage_workers
+    drain_file = Path(os.environ["WORKLOG_DRAIN_FILE"])
+    state = {"until": None}
+
+    def handle_term():
+        if state["until"] is not None:
+            stop_now()  # a second SIGTERM: stop (gracefully) without waiting out the drain
+        drain_file.touch()
+        state["until"] = time.monotonic() + drain_seconds
+        server.log.info("SIGTERM: draining for %.0f s (/ready answers 503), then stopping gracefully "
+                        "(in-flight requests get %d s)", drain_seconds, graceful_timeout)
+
+    def manage_workers_or_stop():
+        # The master's loop calls this about once a second; StopIteration is its graceful stop.
+        if state["until"] is not None and time.monotonic() >= state["until"]:
+            raise StopIteration
+        manage_workers()
+
+    server.handle_term = handle_term
+    server.manage_workers = manage_workers_or_stop
 
 
 def child_exit(server, worker):
@@ -108,5 +151,6 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
+    Path(os.environ.get("WORKLOG_DRAIN_FILE", _metrics_dir / "-")).unlink(missing_ok=True)
     if _own_metrics_dir:
         shutil.rmtree(_metrics_dir, ignore_errors=True)

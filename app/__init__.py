@@ -18,7 +18,7 @@ from app import db_events  # noqa: F401  (registers SQLite connection settings)
 from app.config import ConfigError, config_for, startup_problems
 from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from app.logging_setup import configure_logging
-from app.metrics import observe_request
+from app.metrics import observe_request, start_known_series
 from app.web import ID_MAX, request_id
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +67,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Every <int:id> in a URL fits the id columns: a larger one is a 404 from routing, not a
     # database overflow (SQLite raises on integers past 64 bits).
     app.url_map.converters["int"] = IdConverter
+    # JSON as UTF-8 text: Korean stays readable (`결제`, not `\uacb0\uc81c`) with curl.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app_env = (test_config or {}).get("APP_ENV") or os.environ.get("APP_ENV")
     settings = config_for(app_env).load(app.instance_path)
@@ -97,6 +99,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     install_host_check(app)
     _register_blueprints(app)
+    start_known_series()
     _register_hooks(app)
 
     from app.errors import register_error_handlers
@@ -111,6 +114,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
+    from app.db_resilience import install_session_teardown
+
+    install_session_teardown(app, db)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     csrf.init_app(app)
     htmx.init_app(app)

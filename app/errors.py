@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db, login_manager
+from app.logging_setup import loaded_user_id
 from app.metrics import count_auth_attempt, count_error, count_rate_limit_exceeded
 from app.web import json_error, request_id, wants_json
 
@@ -187,18 +188,24 @@ def _recover_session(error: BaseException) -> None:
 
     The page (its language, its navigation) reads the signed-in user. If loading that user
     is what failed, e.g. the database is down, loading it again would fail the error page too,
-    so the page is rendered for an anonymous visitor instead.
+    so the page is rendered for an anonymous visitor instead. The same when the user was
+    loaded but the database has since failed: the rollback expires the user, and reading its
+    language would go back to that database (gunicorn then answered its own bare 500).
     """
     try:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - a dead connection must not stop the error page
         log.warning("rollback_failed", exc_info=True)
+    if isinstance(error, DATABASE_UNAVAILABLE):
+        # Log lines still name the user (read without a query); the page does not.
+        g.log_user_id = loaded_user_id(g.get("_login_user"))
+        g._login_user = login_manager.anonymous_user()
+        return
     if "_login_user" in g:
         return
-    if not isinstance(error, DATABASE_UNAVAILABLE):
-        try:
-            current_user._get_current_object()
-            return
-        except Exception:  # noqa: BLE001
-            db.session.rollback()
+    try:
+        current_user._get_current_object()
+        return
+    except Exception:  # noqa: BLE001
+        db.session.rollback()
     g._login_user = login_manager.anonymous_user()

@@ -118,9 +118,28 @@ class RequestContextFilter(logging.Filter):
             record.method = getattr(record, "method", None) or request.method
             record.path = getattr(record, "path", None) or request.path
             if getattr(record, "user_id", None) is None:
-                user = g.get("_login_user")
-                record.user_id = getattr(user, "id", None)
+                record.user_id = loaded_user_id(g.get("_login_user")) or g.get("log_user_id")
         return True
+
+
+def loaded_user_id(user: Any) -> Any:
+    """The signed-in user's id without touching the database.
+
+    After a failed request is rolled back the user object is expired, and reading `user.id`
+    would load it again: with the database down (or its pool exhausted) that raised inside
+    the error handler's own log call, and gunicorn answered a bare 500 instead of the 503 page.
+    """
+    if user is None:
+        return None
+    try:
+        from sqlalchemy import inspect
+
+        state = inspect(user, raiseerr=False)
+        if state is not None:
+            return state.identity[0] if state.identity else None
+        return getattr(user, "id", None)
+    except Exception:  # noqa: BLE001 - a log line must never fail the request it describes
+        return None
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:

@@ -126,6 +126,31 @@ def count_error(status: int, exception: BaseException | type[BaseException] | No
     errors_total.labels(status=str(status), exception=_label(name)).inc()
 
 
+# Label sets that exist from the start, at 0, so `rate(errors_total[5m])` and friends read 0
+# instead of "no data" until the first event. In multiprocess mode creating a child writes its
+# 0 into the worker's file, so every scrape shows it.
+_PURPOSES = ("weekly_review", "structure", "ask")
+KNOWN_SERIES: dict[str, list[dict[str, str]]] = {
+    "llm_requests_total": [{"purpose": p, "outcome": o}
+                           for p in _PURPOSES for o in ("ok", "error", "timeout")],
+    "llm_tokens_total": [{"purpose": p, "kind": k} for p in _PURPOSES for k in ("prompt", "completion")],
+    "cache_operations_total": [{"cache": "ask", "operation": o} for o in ("hit", "miss", "set", "error")],
+    "rate_limit_exceeded_total": [{"route": r} for r in (
+        "/auth/login", "/ask", "/log/structure", "/log/entries/<int:entry_id>/structure", "/api/daily-logs")],
+    "errors_total": [{"status": s, "exception": "none"} for s in ("500", "503")],
+}
+
+
+def start_known_series() -> None:
+    """Create the known label sets at 0 (idempotent; called when the app is built)."""
+    families = {"llm_requests_total": llm_requests_total, "llm_tokens_total": llm_tokens_total,
+                "cache_operations_total": cache_operations_total,
+                "rate_limit_exceeded_total": rate_limit_exceeded_total, "errors_total": errors_total}
+    for name, label_sets in KNOWN_SERIES.items():
+        for labels in label_sets:
+            families[name].labels(**labels)
+
+
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
     """Called once per response by the app's after_request hook."""
     method = method if method in KNOWN_METHODS else "OTHER"

@@ -178,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         # load.py signs in a handful of accounts from one IP within seconds.
         "LOGIN_RATE_LIMIT": "1000/minute",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "GUNICORN_DRAIN_SECONDS": "0",  # no balancer to drain from: stop at once
     }
     servers = []
     try:

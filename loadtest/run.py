@@ -67,6 +67,7 @@ def serve_locally(workdir: Path) -> tuple[subprocess.Popen, str, str]:
         "WORKLOG_INSTANCE_PATH": str(workdir), "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
         "LOGIN_RATE_LIMIT": "100000/minute", "BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2"),
+        "GUNICORN_DRAIN_SECONDS": "0",  # no balancer to drain from: stop at once
     })
     _run([str(BIN / "flask"), "db", "upgrade"], env)
     seeded = _run([str(BIN / "flask"), "demo", "seed"], env)

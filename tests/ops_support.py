@@ -102,6 +102,8 @@ def _spawn_gunicorn(tmp: Path, database_url: str, *, workers: int, extra_env: di
         "GUNICORN_THREADS": "4",
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "json",
+        # Tests stop their servers with SIGTERM; the drain (gunicorn.conf.py) is for balancers.
+        "GUNICORN_DRAIN_SECONDS": "0",
     })
     env.update(extra_env or {})
     log_path = tmp / f"{name}.log"

@@ -68,8 +68,9 @@ def test_secret_example_names_only_contract_settings():
     (secret,) = _k8s()["Secret"]
     (config,) = _k8s()["ConfigMap"]
     assert set(secret["stringData"]) <= set(CONTRACT_SETTINGS + ADDED_SETTINGS)
-    unknown = (set(config["data"]) - set(CONTRACT_SETTINGS + ADDED_SETTINGS)
-               - {"WEB_CONCURRENCY", "GUNICORN_THREADS"})
+    gunicorn = {"WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_KEEPALIVE", "GUNICORN_DRAIN_SECONDS",
+                "GUNICORN_GRACEFUL_TIMEOUT"}
+    unknown = set(config["data"]) - set(CONTRACT_SETTINGS + ADDED_SETTINGS) - gunicorn
     assert not unknown
 
 

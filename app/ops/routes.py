@@ -2,6 +2,7 @@
 
 import hmac
 import logging
+import os
 import threading
 from datetime import timedelta
 
@@ -47,6 +48,12 @@ def current_readiness() -> Readiness:
     )
 
 
+def draining() -> bool:
+    """gunicorn.conf.py creates this file when the instance gets SIGTERM."""
+    path = os.environ.get("WORKLOG_DRAIN_FILE")
+    return bool(path) and os.path.exists(path)
+
+
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -64,6 +71,15 @@ def health() -> Response:
 def ready() -> Response:
     """Can this instance serve traffic: database, migrations, LLM config, disk."""
     cfg = current_app.config
+    if draining():
+        # Told to stop (SIGTERM): still serving, but balancers must send nothing new. Answered
+        # at once, without touching the database.
+        response = jsonify({"status": "not_ready", "version": cfg["APP_VERSION"],
+                            "environment": cfg["APP_ENV"], "components": {"shutdown": "draining"},
+                            "failing": ["shutdown"]})
+        response.status_code = 503
+        response.headers["Connection"] = "close"
+        return _no_store(response)
     result = current_readiness()
     body = {
         "status": "ready" if result.ready else "not_ready",
