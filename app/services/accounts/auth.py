@@ -56,8 +56,12 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
 
 
-def sign_in(email: str, password: str, client: ClientInfo, policy: LockoutPolicy) -> LoginResult:
-    """Check credentials and open a session. Every outcome is audited and committed."""
+def sign_in(email: str, password: str, client: ClientInfo, policy: LockoutPolicy,
+            *, admins_only: bool = False) -> LoginResult:
+    """Check credentials and open a session. Every outcome is audited and committed.
+
+    `admins_only` (PASSWORD_LOGIN=false): only admins may use a password (break-glass).
+    """
     user = find_user_by_email(email)
     audit = {"ip": client.ip, "request_id": client.request_id}
     if user is None:
@@ -95,6 +99,13 @@ def sign_in(email: str, password: str, client: ClientInfo, policy: LockoutPolicy
             )
         db.session.commit()
         return _failed(client, reason, user)
+    if admins_only and not user.is_admin:
+        record_event(
+            "auth.login_failed", actor=user, target_type="user", target_id=user.id,
+            details={"reason": "password_login_disabled"}, **audit,
+        )
+        db.session.commit()
+        return _failed(client, "password_login_disabled", user)
     user.record_successful_login()
     record, token = UserSession.start(user, client.ip, client.user_agent)
     db.session.flush()
