@@ -326,3 +326,13 @@ class TestProviderDown:
         body = response.get_data(as_text=True)
         assert "The sign-in service cannot be reached" in body and "Traceback" not in body
         assert failure_reasons(app) == ["provider_unreachable"]
+
+
+def test_the_sign_in_link_starts_the_flow_and_ignores_an_open_redirect(client, provider):
+    provider.set_user("via-link", email="link@corp.example", email_verified=True)
+    body = client.get("/auth/login?next=/reviews").get_data(as_text=True)
+    assert 'href="/auth/oidc/corp/login?next=/reviews"' in body
+    started = client.get("/auth/oidc/corp/login?next=https://evil.example")
+    back = authorize_at_provider(started.headers["Location"], "via-link")
+    response = client.get(callback_path(back) + "&next=https://evil.example")
+    assert response.status_code == 302 and response.headers["Location"] == "/"

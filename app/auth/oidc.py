@@ -97,7 +97,10 @@ def _drop_authlib_state() -> None:
         session.pop(key, None)
 
 
-@bp.post("/oidc/<name>/login")
+# A link (GET) on the sign-in page: a form posting here could not be redirected to the
+# provider, because the pages' CSP allows forms to submit only to this site (form-action
+# 'self' covers redirects too). Starting a flow changes nothing but this browser's session.
+@bp.route("/oidc/<name>/login", methods=["GET", "POST"])
 def oidc_login(name: str) -> str | Response | tuple[str, int]:
     """Send the browser to the provider's sign-in page."""
     provider = _provider_or_404(name)
