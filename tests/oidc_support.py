@@ -23,7 +23,7 @@ CLIENT_SECRET = "provider-secret-for-tests"  # noqa: S105 - the local test provi
 @dataclass
 class Provider:
     url: str
-    server: Any
+    app: Any  # the provider's Flask app (its key lives there)
 
     def set_user(self, sub: str, **claims: Any) -> None:
         response = requests.put(f"{self.url}/users/{quote(sub, safe='')}", json=claims, timeout=10)
@@ -33,9 +33,8 @@ class Provider:
         """Sign from now on with a new key (the JWKS then publishes only the new one)."""
         from authlib import jose
 
-        app = self.server.app
-        with app.test_request_context("/"):
-            app.preprocess_request()
+        with self.app.test_request_context("/"):
+            self.app.preprocess_request()
             from flask import g
 
             g.oidc_provider_mock_storage.jwk = jose.RSAKey.generate_key(is_private=True)
@@ -45,11 +44,67 @@ class Provider:
 
 
 @contextmanager
-def running_provider() -> Iterator[Provider]:
-    import oidc_provider_mock
+def running_provider(*, id_token_without: tuple[str, ...] = ()) -> Iterator[Provider]:
+    """The provider on a free port; `id_token_without` drops those claims from its ID tokens.
 
-    with oidc_provider_mock.run_server_in_thread() as server:
-        yield Provider(url=f"http://localhost:{server.server_port}", server=server)
+    Dropping claims (re-signed with the provider's own key, so the token stays valid) makes a
+    provider like Entra ID without the optional `email` claim: the email only in userinfo.
+    """
+    import threading
+
+    import oidc_provider_mock
+    from werkzeug.serving import make_server
+
+    app = oidc_provider_mock.app()
+    wsgi = _IdTokenFilter(app, id_token_without) if id_token_without else app
+    server = make_server("localhost", 0, wsgi, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield Provider(url=f"http://localhost:{server.server_port}", app=app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+
+def _provider_key(app: Any) -> Any:
+    with app.test_request_context("/"):
+        app.preprocess_request()
+        from flask import g
+
+        return g.oidc_provider_mock_storage.jwk
+
+
+class _IdTokenFilter:
+    """WSGI wrapper over the provider: ID tokens leave its token endpoint without some claims."""
+
+    def __init__(self, app: Any, claims: tuple[str, ...]) -> None:
+        self.app, self.claims = app, claims
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != "/oauth2/token":
+            return self.app(environ, start_response)
+        import json
+
+        from joserfc import jwt
+        from joserfc.jwk import RSAKey
+        from werkzeug.test import run_wsgi_app
+        from werkzeug.wrappers import Response
+
+        body_iter, status, headers = run_wsgi_app(self.app, environ)
+        body = b"".join(body_iter)
+        token = json.loads(body) if status.startswith("200") else None
+        if token and "id_token" in token:
+            key = RSAKey.import_key(_provider_key(self.app).as_dict(is_private=True))
+            claims = jwt.decode(token["id_token"], key).claims
+            for name in self.claims:
+                claims.pop(name, None)
+            token["id_token"] = jwt.encode({"alg": "RS256"}, claims, key)
+            body = json.dumps(token).encode()
+        response = Response(body, status=status, headers=[(k, v) for k, v in headers.items()
+                                                          if k.lower() != "content-length"])
+        return response(environ, start_response)
 
 
 def provider_settings(issuer: str, name: str = "corp", **extra: Any) -> dict[str, Any]:

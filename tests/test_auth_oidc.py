@@ -336,3 +336,25 @@ def test_the_sign_in_link_starts_the_flow_and_ignores_an_open_redirect(client, p
     back = authorize_at_provider(started.headers["Location"], "via-link")
     response = client.get(callback_path(back) + "&next=https://evil.example")
     assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+class TestEmailOnlyInUserinfo:
+    """A provider whose ID token carries no email (Entra ID without the optional claim)."""
+
+    @pytest.fixture(scope="class")
+    def bare_provider(self):
+        with running_provider(id_token_without=("email", "email_verified")) as running:
+            yield running
+
+    @pytest.fixture
+    def config_overrides(self, bare_provider) -> dict:
+        return {"OIDC_PROVIDERS": [provider_settings(bare_provider.url)],
+                "OIDC_ALLOWED_DOMAINS": ["corp.example"]}
+
+    def test_it_reads_the_email_from_userinfo(self, app, client, bare_provider):
+        bare_provider.set_user("userinfo-1", email="ui@corp.example", email_verified=True)
+        response = sign_in_via_provider(client, "userinfo-1")
+        assert response.status_code == 302
+        user = user_by_email(app, "ui@corp.example")
+        assert user is not None
+        assert [i.subject for i in identities(app)] == ["userinfo-1"]
