@@ -358,3 +358,19 @@ class TestEmailOnlyInUserinfo:
         user = user_by_email(app, "ui@corp.example")
         assert user is not None
         assert [i.subject for i in identities(app)] == ["userinfo-1"]
+
+
+def test_it_refuses_a_sign_in_without_an_email(app, client, provider):
+    provider.set_user("no-email", name="Nobody")
+    response = sign_in_via_provider(client, "no-email")
+    assert response.status_code == 403
+    assert "No email address" in response.get_data(as_text=True)
+    assert failure_reasons(app) == ["email_missing"]
+
+
+def test_it_refuses_a_subject_too_long_to_store_whole(app, client, provider):
+    sub = "s" * 300
+    provider.set_user(sub, email="long@corp.example", email_verified=True)
+    response = sign_in_via_provider(client, sub)
+    assert response.status_code == 400
+    assert user_by_email(app, "long@corp.example") is None

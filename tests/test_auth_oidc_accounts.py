@@ -204,6 +204,13 @@ class TestGroupMapping:
             assert (user.role, user.team.name) == ("member", "Payments")
         assert events(app, "auth.oidc_groups_applied")[-1].details["changes"] == {"role": ["lead", "member"]}
 
+    def test_a_missing_groups_claim_changes_nothing(self, app, client, provider, actors):
+        provider.set_user("lead-sub", email=actors.lead.email, email_verified=True)
+        assert sign_in_via_provider(client, "lead-sub").status_code == 302
+        with app.app_context():
+            assert db.session.get(User, actors.lead.id).role == "lead"
+        assert events(app, "auth.oidc_groups_applied") == []
+
     def test_the_last_admin_keeps_the_role(self, app, client, provider, actors):
         provider.set_user("admin-sub", email=actors.admin.email, email_verified=True, groups=[])
         sign_in_via_provider(client, "admin-sub")

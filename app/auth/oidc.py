@@ -164,6 +164,8 @@ def _claims(client: Any, provider: dict[str, Any], token: dict[str, Any]) -> oid
     claims = dict(token.get("userinfo") or {})
     if not claims.get("sub"):
         raise FlowError("invalid_id_token", "no ID token in the token response")
+    if len(str(claims["sub"])) > 255:  # the identities column; never cut (two could collide)
+        raise FlowError("invalid_id_token", "sub: longer than 255 characters")
     iat = claims.get("iat")
     if not isinstance(iat, int | float) or iat < time.time() - ID_TOKEN_MAX_AGE_SECONDS - LEEWAY_SECONDS:
         raise FlowError("invalid_id_token", "iat: the ID token is too old")
@@ -184,13 +186,13 @@ def _claims(client: Any, provider: dict[str, Any], token: dict[str, Any]) -> oid
     email = claims.get("email")
     groups = None
     if provider.get("roles_claim"):
+        # An absent claim changes nothing (a provider that stopped sending it must not demote
+        # everyone); a present one, even empty, is applied.
         raw = claims.get(provider["roles_claim"])
         if isinstance(raw, str):
             groups = (raw,)
         elif isinstance(raw, list):
             groups = tuple(str(g) for g in raw)
-        else:
-            groups = ()
     return oidc_service.ProviderClaims(
         provider=provider["name"], issuer=provider["issuer"], subject=str(claims["sub"])[:255],
         email=email.strip().lower()[:254] if isinstance(email, str) and "@" in email else None,
@@ -290,5 +292,6 @@ def _page(provider: dict[str, Any], reason: str) -> tuple[str, int]:
 
 def _refuse(provider: dict[str, Any], reason: str, detail: str | None = None) -> tuple[str, int]:
     session.pop(FLOW_KEY, None)
+    session.pop("oidc_next", None)
     oidc_service.record_failure(provider["name"], reason, client_info(), detail=detail)
     return _page(provider, reason)
