@@ -274,3 +274,13 @@ def test_admin_system_page_masks_the_client_secret(client, auth, actors, provide
     body = client.get("/admin/system").get_data(as_text=True)
     assert "OIDC_CORP_CLIENT_SECRET" in body and "provider-secret-for-tests" not in body
     assert provider.url in body
+
+
+def test_deactivation_ends_a_company_sign_in_session_at_once(app, client, provider):
+    provider.set_user("to-deactivate", email="off@corp.example", email_verified=True)
+    sign_in_via_provider(client, "to-deactivate")
+    assert client.get("/log").status_code == 200
+    with app.app_context():
+        db.session.execute(sa.update(User).where(User.email == "off@corp.example").values(is_active=False))
+        db.session.commit()
+    assert client.get("/log").status_code == 302
