@@ -547,10 +547,8 @@ def test_today_is_the_askers_today(app: Flask, actors: Actors) -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from app.services.ask.answer import user_today
-
     with app.app_context():
         for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):  # UTC+14 and UTC-11: a day apart
             user = db.session.get(User, actors.member.id)
             user.timezone = zone
-            assert user_today(user) == datetime.now(ZoneInfo(zone)).date()
+            assert user.today() == datetime.now(ZoneInfo(zone)).date()

@@ -15,7 +15,7 @@ from flask import Flask
 from app.cli.config import config_cli
 from app.extensions import db
 from app.models import EntryEmbedding, LogEntry, User
-from app.services.ask import answer as ask_service
+from app.services.ask import retrieval
 from app.services.log.entries import purge_entry, trash_entry, update_entry, validate_entry
 from tests.conftest import Actors, AuthActions, Client
 from tests.llm_server import API_KEY, Reply, embedding_words, make_week
@@ -262,8 +262,8 @@ def test_only_the_newest_candidates_are_compared(app: Flask, client: Client, aut
 def test_a_question_embeds_a_bounded_number_of_entries_and_is_not_cached_until_all_are(
         app: Flask, client: Client, auth: AuthActions, actors: Actors, week: list[int], shipped: int,
         llm_server, monkeypatch) -> None:
-    monkeypatch.setattr(ask_service, "EMBED_PER_QUESTION", 4)
-    monkeypatch.setattr(ask_service, "EMBED_BATCH", 3)
+    monkeypatch.setattr(retrieval, "EMBED_PER_QUESTION", 4)
+    monkeypatch.setattr(retrieval, "EMBED_BATCH", 3)
     question = "What did I launch in payments?"
     auth.login_as(actors.member)
     first = ask(client, question).get_data(as_text=True)

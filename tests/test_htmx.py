@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -197,3 +200,35 @@ def test_it_does_not_follow_an_offsite_current_url_after_sign_in(client, actors)
         query_string={"next": next_url},
     )
     assert signed_in.headers["Location"] == "/"
+
+
+# --- app/web/htmx.py ----------------------------------------------------------------------
+
+
+def test_trigger_merges_events_instead_of_overwriting(app) -> None:
+    from flask import Response
+
+    from app.web import trigger
+
+    with app.test_request_context():
+        response = trigger(Response(""), "log-changed")
+        assert response.headers["HX-Trigger"] == "log-changed"
+        trigger(response, "ask-answered")
+        assert response.headers["HX-Trigger"] == "log-changed, ask-answered"
+        trigger(response, "toast", {"text": "저장됨"})
+        assert json.loads(response.headers["HX-Trigger"]) == {
+            "log-changed": None, "ask-answered": None, "toast": {"text": "저장됨"}}
+
+
+def test_every_event_the_app_triggers_has_a_listener() -> None:
+    """An HX-Trigger event nobody listens for is noise: each one sent is heard somewhere."""
+    root = Path(__file__).resolve().parent.parent
+    sent = set()
+    for path in (root / "app").rglob("*.py"):
+        sent.update(re.findall(r'trigger\([^,()]+, "([a-z0-9-]+)"', path.read_text()))
+        assert 'headers["HX-Trigger"]' not in path.read_text() or path.name == "htmx.py", path
+    assert sent, "no events found: the pattern above no longer matches the code"
+    heard = "\n".join(p.read_text() for p in [*(root / "templates").rglob("*.html"),
+                                              *(root / "static").glob("*.js")])
+    for event in sent:
+        assert f"{event} from:body" in heard or f"'{event}'" in heard or f'"{event}"' in heard, event

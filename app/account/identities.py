@@ -11,7 +11,7 @@ from app.account import bp
 from app.extensions import db
 from app.models import UserIdentity
 from app.services.accounts import oidc as oidc_service
-from app.web import client_info, redirect_for
+from app.web import redirect_for, request_context
 
 
 def provider_labels() -> dict[str, str]:
@@ -37,7 +37,7 @@ def unlink_identity(identity_id: int) -> Response:
     user = current_user._get_current_object()
     try:
         removed = oidc_service.unlink_identity(
-            user, identity_id, user, client_info(),
+            user, identity_id, user, request_context(),
             password_login=current_app.config.get("PASSWORD_LOGIN", True),
         )
     except ValueError:

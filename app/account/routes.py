@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import User, UserSession
 from app.security.sessions import current_session
 from app.services.accounts import auth as auth_service
-from app.web import audit, client_info, redirect_for
+from app.web import audit, me, redirect_for, request_context
 
 MAX_SESSIONS_LISTED = 50
 
@@ -68,8 +68,9 @@ def sessions() -> str:
 def end_session(session_id: int) -> Response:
     """End one of your sessions."""
     this = current_session()
-    if not auth_service.end_session(current_user._get_current_object(), session_id, client_info()):
+    if not auth_service.end_session(me(), session_id, request_context()):
         abort(404)
+    db.session.commit()
     if this is not None and this.id == session_id:
         # Ending the session you are using is signing out.
         logout_user()
@@ -83,8 +84,7 @@ def end_session(session_id: int) -> Response:
 @login_required
 def end_other_sessions() -> Response:
     """End every session but this one."""
-    ended = auth_service.end_other_sessions(
-        current_user._get_current_object(), current_session(), client_info()
-    )
+    ended = auth_service.end_other_sessions(me(), current_session(), request_context())
+    db.session.commit()
     flash(_("%(n)d other session(s) ended.", n=ended), "success")
     return redirect_for(url_for("account.sessions"))

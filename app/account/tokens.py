@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, make_response, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import IntegerField, StringField
@@ -13,10 +13,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.account import bp
 from app.extensions import db
-from app.models import User
 from app.models.token import NAME_MAX
 from app.services.accounts import tokens as token_service
-from app.web import client_info, redirect_for
+from app.web import me, redirect_for, request_context
 
 
 class TokenForm(FlaskForm):
@@ -31,13 +30,9 @@ class TokenForm(FlaskForm):
     )
 
 
-def _me() -> User:
-    return current_user._get_current_object()
-
-
 def _page(form: TokenForm, *, new_token: str | None = None, new_token_id: int | None = None,
           status: int = 200) -> Response:
-    user = _me()
+    user = me()
     body = render_template(
         "account/tokens.html", form=form, tokens=token_service.tokens_of(user.id),
         new_token=new_token, new_token_id=new_token_id,
@@ -64,11 +59,9 @@ def create_token() -> Response:
     form = TokenForm()
     if not form.validate_on_submit():
         return _page(form, status=422)
-    info = client_info()
     try:
         issued = token_service.issue_token(
-            _me(), form.name.data, form.expires_days.data, via="web", actor=_me(),
-            ip=info.ip, request_id=info.request_id,
+            me(), form.name.data, form.expires_days.data, via="web", actor=me(), ctx=request_context(),
         )
     except token_service.TokenError as exc:
         db.session.rollback()
@@ -87,8 +80,7 @@ def create_token() -> Response:
 @login_required
 def revoke_token(token_id: int) -> Response:
     """Revoke one of your tokens: it stops working at once."""
-    info = client_info()
-    record = token_service.revoke_token(_me(), token_id, ip=info.ip, request_id=info.request_id)
+    record = token_service.revoke_token(me(), token_id, ctx=request_context())
     if record is None:
         abort(404)
     db.session.commit()

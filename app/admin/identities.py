@@ -12,7 +12,7 @@ from app.admin.guard import admin_object_required, recent_login_required
 from app.extensions import db
 from app.models import User, UserIdentity
 from app.services.accounts import oidc as oidc_service
-from app.web import client_info, redirect_for
+from app.web import redirect_for, request_context
 
 
 @bp.app_context_processor
@@ -30,7 +30,7 @@ def unlink_identity(user_id: int, identity_id: int) -> Response:
         abort(404)
     try:
         removed = oidc_service.unlink_identity(
-            user, identity_id, current_user._get_current_object(), client_info(),
+            user, identity_id, current_user._get_current_object(), request_context(),
             password_login=current_app.config.get("PASSWORD_LOGIN", True),
         )
     except ValueError:

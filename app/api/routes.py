@@ -11,19 +11,20 @@ import sqlalchemy as sa
 from flask import Response, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 
+from app.access import Action, get_entry_for
 from app.api import bp
 from app.api.auth import api_user, rate_limited
 from app.api.openapi import build_openapi
 from app.extensions import db
-from app.log.access import get_entry_for
-from app.log.routes import _error_messages, user_today
 from app.models.log import LogEntry
 from app.models.review import WeeklyReview
 from app.services.isoweek import IsoWeek
 from app.services.log import daily as payloads
 from app.services.log import entries as log_service
 from app.services.log.query import LogFilters, entries_select, paginate
-from app.web import client_info, json_error
+from app.services.validation import FieldError, FieldErrors, Problem
+from app.web import json_error, request_context
+from app.web.validation import field_messages
 
 PER_PAGE_DEFAULT = 30
 PER_PAGE_MAX = 100
@@ -71,20 +72,6 @@ def review_json(review: WeeklyReview) -> dict[str, Any]:
     }
 
 
-def _field_messages(codes: dict[str, str]) -> dict[str, str]:
-    """Messages for the API's own type checks, in the owner's language."""
-    messages = {}
-    for name, code in codes.items():
-        messages[name] = {
-            "type:string": _("Must be a string."),
-            "type:string_list": _("Must be a list of strings."),
-            "date": _("Enter a date as YYYY-MM-DD."),
-            "integer": _("Must be a whole number from %(low)d to %(high)d.",
-                         low=1, high=PAGE_MAX if name == "page" else PER_PAGE_MAX),
-        }.get(code, _("This value is not valid."))
-    return messages
-
-
 def _validation_failed(fields: dict[str, str]) -> Response:
     return json_error(422, "validation_failed", _("Some fields are not valid."), fields=fields)
 
@@ -115,10 +102,10 @@ def create_daily_log() -> Response:
         return payload
     values, type_errors = payloads.form_values(payload)
     if type_errors:
-        return _validation_failed(_field_messages(type_errors))
-    data, errors = log_service.validate_entry(values, user_today(user))
+        return _validation_failed(field_messages(type_errors))
+    data, errors = log_service.validate_entry(values, user.today())
     if data is None:
-        web_messages = _error_messages(errors)
+        web_messages = field_messages(errors)
         fields = {}
         for api_field, (form_field, _code) in payloads.api_errors(errors).items():
             message = web_messages[form_field]
@@ -126,8 +113,7 @@ def create_daily_log() -> Response:
                 message = f"{form_field.capitalize()}: {message}"
             fields[api_field] = message
         return _validation_failed(fields)
-    info = client_info()
-    entry = log_service.create_entry(user, data, ip=info.ip, request_id=info.request_id)
+    entry = log_service.create_entry(user, data, ctx=request_context())
     db.session.commit()
     response = jsonify(entry_json(entry))
     response.status_code = 201
@@ -135,8 +121,9 @@ def create_daily_log() -> Response:
     return response
 
 
-def _query_errors() -> tuple[dict[str, Any], dict[str, str]]:
-    args, errors = {}, {}
+def _query_errors() -> tuple[dict[str, Any], FieldErrors]:
+    args: dict[str, Any] = {}
+    errors: FieldErrors = {}
     for name in ("from", "to"):
         value = request.args.get(name, "").strip()
         if not value:
@@ -146,7 +133,7 @@ def _query_errors() -> tuple[dict[str, Any], dict[str, str]]:
                 raise ValueError(value)
             args[name] = date.fromisoformat(value)
         except ValueError:
-            errors[name] = "date"
+            errors[name] = FieldError(Problem.DATE)
     for name, default, high in (("page", 1, PAGE_MAX), ("per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX)):
         value = request.args.get(name, "").strip()
         try:
@@ -155,7 +142,7 @@ def _query_errors() -> tuple[dict[str, Any], dict[str, str]]:
                 raise ValueError(value)
             args[name] = number
         except ValueError:
-            errors[name] = "integer"
+            errors[name] = FieldError(Problem.INTEGER, high, low=1)
     return args, errors
 
 
@@ -166,7 +153,7 @@ def list_daily_logs() -> Response:
     args, errors = _query_errors()
     if errors:
         return json_error(400, "invalid_parameter", _("Some query parameters are not valid."),
-                          fields=_field_messages(errors))
+                          fields=field_messages(errors))
     filters = LogFilters(date_from=args.get("from"), date_to=args.get("to"), page=args["page"])
     stmt = entries_select([api_user().id], filters, db.engine.dialect.name)
     page = paginate(stmt, args["page"], args["per_page"])
@@ -182,8 +169,8 @@ def list_daily_logs() -> Response:
 @bp.get("/daily-logs/<int:entry_id>")
 @rate_limited
 def get_daily_log(entry_id: int) -> Response:
-    """One of your entries; anyone else's id answers 404."""
-    entry = get_entry_for(api_user(), entry_id, write=True)
+    """One of your entries; anyone else's id answers 404 (the API serves its owner only)."""
+    entry = get_entry_for(api_user(), entry_id, Action.WRITE)
     return jsonify(entry_json(entry))
 
 

@@ -12,6 +12,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from app.access import readable_entry_ids
 from app.ask import bp
 from app.errors import retry_after_seconds
 from app.extensions import db, limiter
@@ -21,19 +22,21 @@ from app.models.ask import COMMENT_MAX, QUESTION_MAX, AskQuestion, Rating
 from app.services.ask import answer as ask_service
 from app.services.llm import LLMError
 from app.services.markdown import render_with_citations
-from app.web import audit, json_error, parse_int, redirect_for, wants_json
+from app.web import (
+    audit,
+    is_htmx,
+    json_error,
+    me,
+    page_arg,
+    parse_int,
+    redirect_for,
+    trigger,
+    wants_fragment,
+    wants_json,
+)
 
 log = logging.getLogger(__name__)
 HISTORY_PAGE_SIZE = 10
-
-
-def _me() -> User:
-    return current_user._get_current_object()
-
-
-def _htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and not request.headers.get(
-        "HX-History-Restore-Request")
 
 
 def _ask_limit() -> str:
@@ -49,18 +52,11 @@ def _counts(response: Response) -> bool:
     return response.status_code not in (400, 422, 429)
 
 
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page") or 1), 10_000))
-    except ValueError:
-        return 1
-
-
 def _rendered_answers(user: User, rows: list[AskQuestion]) -> dict[int, Markup]:
     """Each answer as HTML; a citation is a link only when the model was given that entry and the
     asker may open it now. One query for the whole page."""
     cited = {i for row in rows for i in (row.cited_entry_ids or [])}
-    readable = ask_service.readable_entry_ids(user, cited)
+    readable = readable_entry_ids(user, cited)
     unverified = _("Not a verified citation: this entry was not among those searched, "
                    "or you cannot open it.")
     rendered = {}
@@ -98,9 +94,9 @@ def _answer_fragment(user: User, answer: AskQuestion | None = None, error: str |
 @login_required
 def index() -> str:
     """The question box, the answer asked for (?a=<id>) and your recent questions."""
-    user = _me()
-    page = _page_number()
-    if _htmx() and request.headers.get("HX-Target") == "ask-history":
+    user = me()
+    page = page_arg()
+    if wants_fragment("ask-history"):
         history, has_next = ask_service.recent_questions(user, page, HISTORY_PAGE_SIZE)
         return render_template("ask/_history.html", history=history, page=page, has_next=has_next,
                                rendered=_rendered_answers(user, history), comment_max=COMMENT_MAX)
@@ -116,20 +112,19 @@ def index() -> str:
 @limiter.limit(_ask_limit, key_func=_user_key, methods=["POST"], scope="ask", deduct_when=_counts)
 def ask() -> str | Response | tuple[str, int]:
     """Answer a question (the answer fragment for htmx; otherwise back to the page, answered)."""
-    user = _me()
+    user = me()
     raw = request.form.get("question", "")
     include_team = request.form.get("include_team") == "1"
     try:
         row = ask_service.ask_question(user, raw, include_team=include_team, locale=str(get_locale()))
+        db.session.commit()
     except ask_service.QuestionInvalid as refused:
         return _refuse(user, refused.message, 422, raw, include_team)
     except LLMError as failed:
         db.session.rollback()
         return _refuse(user, str(failed.user_message), 503, raw, include_team)
-    if _htmx():
-        response = Response(_answer_fragment(user, row.question)[0])
-        response.headers["HX-Trigger"] = "ask-answered"
-        return response
+    if is_htmx():
+        return trigger(Response(_answer_fragment(user, row.question)[0]), "ask-answered")
     return redirect(url_for("ask.index", a=row.question.id) + "#answer", 303)
 
 
@@ -138,7 +133,7 @@ def _refuse(user: User, message: str, status: int, question: str, include_team: 
     if wants_json():
         return json_error(status, {422: "validation_error", 429: "rate_limited"}.get(
             status, "llm_unavailable"), message)
-    if _htmx():
+    if is_htmx():
         return _answer_fragment(user, error=message, status=status)
     return render_template("ask/index.html", **_context(
         user, error=message, question=question, include_team=include_team)), status
@@ -157,7 +152,7 @@ def rate_limited(error: RateLimitExceeded) -> Any:
                     "Try again in %(seconds)d seconds.", limit=_limit_text(), seconds=retry)
     else:
         message = _("You have asked as many questions as allowed for now. Try again in a minute.")
-    response = _refuse(_me(), message, 429, request.form.get("question", ""),
+    response = _refuse(me(), message, 429, request.form.get("question", ""),
                        request.form.get("include_team") == "1")
     if not isinstance(response, Response):
         body, status = response
@@ -184,7 +179,7 @@ def _limit_text() -> str:
 @login_required
 def feedback(question_id: int) -> str | Response:
     """Rate an answer (thumbs up or down) and say why; only the asker may."""
-    user = _me()
+    user = me()
     row = ask_service.question_for(user, question_id)
     if row is None:
         abort(404)
@@ -198,7 +193,7 @@ def feedback(question_id: int) -> str | Response:
         audit("ask.feedback", target_type="ask_question", target_id=row.id,
               details={"rating": row.rating, "comment": bool(row.feedback_comment)})
         db.session.commit()
-    if _htmx():
+    if is_htmx():
         where = request.form.get("where", "answer")
         body = render_template("ask/_feedback.html", row=row, where=where, saved=error is None,
                                error=error, comment=comment, comment_max=COMMENT_MAX)

@@ -14,7 +14,7 @@ from app.models import Invite
 from app.services.admin.directory import AdminRuleError
 from app.services.admin.directory import accept_invite as accept
 from app.services.audit import record_event
-from app.web import client_info, redirect_for
+from app.web import redirect_for, request_context
 
 
 def _invalid() -> tuple[str, int]:
@@ -37,9 +37,8 @@ def accept_invite(token: str) -> str | Response | tuple[str, int]:
             db.session.rollback()
             flash(str(exc), "error")
             return _invalid()
-        client = client_info()
-        record_event("auth.invite_accepted", actor=user, target_type="invite", target_id=invite.id,
-                     ip=client.ip, request_id=client.request_id,
+        record_event("auth.invite_accepted", request_context(), actor=user, target_type="invite",
+                     target_id=invite.id,
                      details={"before": None, "after": {"user_id": user.id, "email": user.email,
                                                         "role": user.role, "team_id": user.team_id}})
         db.session.commit()

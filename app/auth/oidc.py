@@ -27,9 +27,9 @@ from joserfc.errors import JoseError as JoserfcError
 from werkzeug.wrappers import Response
 
 from app.auth import bp
-from app.extensions import limiter
+from app.extensions import db, limiter
 from app.services.accounts import oidc as oidc_service
-from app.web import client_info, redirect_for, safe_next
+from app.web import redirect_for, request_context, safe_next
 
 FLOW_KEY = "oidc_flow"
 # A person has this long at the provider (typing a password, a second factor) before the
@@ -231,7 +231,8 @@ def oidc_callback(name: str) -> str | Response | tuple[str, int]:
         allowed_domains=tuple(current_app.config.get("OIDC_ALLOWED_DOMAINS") or ()),
         link_by_email=bool(current_app.config.get("OIDC_LINK_BY_EMAIL", True)),
     )
-    outcome = oidc_service.complete_sign_in(provider, claims, policy, client_info())
+    outcome = oidc_service.complete_sign_in(provider, claims, policy, request_context())
+    db.session.commit()  # the refusals too: they are audited
     if not outcome.ok or outcome.result.user is None:
         return _page(provider, outcome.reason or "refused")
     user = outcome.result.user
@@ -293,5 +294,7 @@ def _page(provider: dict[str, Any], reason: str) -> tuple[str, int]:
 def _refuse(provider: dict[str, Any], reason: str, detail: str | None = None) -> tuple[str, int]:
     session.pop(FLOW_KEY, None)
     session.pop("oidc_next", None)
-    oidc_service.record_failure(provider["name"], reason, client_info(), detail=detail)
+    db.session.rollback()  # nothing half-done survives; the refusal alone is written
+    oidc_service.record_failure(provider["name"], reason, request_context(), detail=detail)
+    db.session.commit()
     return _page(provider, reason)

@@ -8,11 +8,11 @@ from werkzeug.wrappers import Response
 
 from app.auth import bp
 from app.auth.forms import LoginForm, PasswordChangeForm
-from app.extensions import limiter
+from app.extensions import db, limiter
 from app.models.user import normalize_email
 from app.security.sessions import current_session
 from app.services.accounts import auth as auth_service
-from app.web import client_info, lockout_policy, redirect_for, safe_next
+from app.web import lockout_policy, me, redirect_for, request_context, safe_next
 
 
 def _login_limit() -> str:
@@ -39,9 +39,10 @@ def login() -> str | Response:
     show_form = password_login or request.args.get("password") == "1"
     if form.validate_on_submit():
         result = auth_service.sign_in(
-            form.email.data or "", form.password.data or "", client_info(), lockout_policy(),
+            form.email.data or "", form.password.data or "", request_context(), lockout_policy(),
             admins_only=not password_login,
         )
+        db.session.commit()  # failures too: they count toward the lockout
         if result.ok and result.user is not None:
             result.user._session_token = result.token
             session_state_reset()
@@ -71,7 +72,8 @@ def session_state_reset() -> None:
 @login_required
 def logout() -> Response:
     """End this session, here and on the server."""
-    auth_service.sign_out(current_user._get_current_object(), current_session(), client_info())
+    auth_service.sign_out(me(), current_session(), request_context())
+    db.session.commit()
     logout_user()
     session_state_reset()
     flash(_("You have signed out."), "success")
@@ -94,8 +96,9 @@ def password() -> str | Response:
         user = current_user._get_current_object()
         if user.check_password(form.current_password.data or ""):
             ended = auth_service.change_password(
-                user, current_session(), form.new_password.data or "", client_info()
+                user, current_session(), form.new_password.data or "", request_context()
             )
+            db.session.commit()
             flash(
                 _("Password changed. %(n)d other session(s) were signed out.", n=ended), "success"
             )

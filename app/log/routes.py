@@ -2,139 +2,66 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
-from zoneinfo import ZoneInfo
-
 import sqlalchemy as sa
 from flask import Response, abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.access import Action, get_entry_for
 from app.extensions import db
 from app.log import bp
-from app.log.access import get_entry_for
 from app.log.export import export_response
-from app.models import User
-from app.models.log import STAR_PARTS, Impact, LogEntry, LogEntryVersion
+from app.log.pages import list_context, page_context, submitted_form
+from app.models.log import Impact, LogEntry, LogEntryVersion
 from app.services.log import entries as log_service
-from app.services.log.heatmap import build_heatmap
 from app.services.log.history import diff_snapshots
 from app.services.log.query import (
     LogFilters,
-    activity_by_day,
     categories_of,
     entries_select,
     paginate,
-    year_window,
 )
-from app.web import client_info, form_int, redirect_for
-
-FORM_FIELDS = ("work_date", "title", *STAR_PARTS, "category", "impact", "tags")
-
-
-def _me() -> User:
-    return current_user._get_current_object()
-
-
-def user_today(user: User) -> date:
-    try:
-        return datetime.now(ZoneInfo(user.timezone)).date()
-    except (KeyError, ValueError):
-        return datetime.now(ZoneInfo("UTC")).date()
-
-
-def _htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and not request.headers.get(
-        "HX-History-Restore-Request"
-    )
-
-
-def _wants_fragment(target: str) -> bool:
-    return _htmx() and request.headers.get("HX-Target") == target
-
-
-def _submitted() -> dict[str, Any]:
-    return {name: request.form.get(name, "") for name in FORM_FIELDS}
-
-
-def _audit_args() -> dict[str, Any]:
-    info = client_info()
-    return {"ip": info.ip, "request_id": info.request_id}
-
-
-def _error_messages(errors: dict[str, str]) -> dict[str, str]:
-    messages = {}
-    for name, code in errors.items():
-        kind, _sep, arg = code.partition(":")
-        messages[name] = {
-            "required": _("This field is required."),
-            "max_length": _("At most %(n)s characters.", n=arg),
-            "max_items": _("At most %(n)s tags.", n=arg),
-            "item_max_length": _("Each tag can have at most %(n)s characters.", n=arg),
-            "choice": _("Choose Low, Medium or High."),
-            "date": _("Enter a date as YYYY-MM-DD."),
-        }.get(kind, _("This value is not valid."))
-    return messages
-
-
-def _list_context(user: User, filters: LogFilters) -> dict[str, Any]:
-    stmt = entries_select([user.id], filters, db.engine.dialect.name)
-    return {"filters": filters, "page": paginate(stmt, filters.page), "impacts": list(Impact)}
-
-
-def _page_context(user: User, filters: LogFilters, **extra: Any) -> dict[str, Any]:
-    today = user_today(user)
-    start, end = year_window(today)
-    return {
-        **_list_context(user, filters),
-        "heatmap": build_heatmap(activity_by_day(user.id, start, end), start, end, today),
-        "categories": categories_of(user.id),
-        "today": today,
-        "form_values": {"work_date": today.isoformat(), "impact": Impact.MEDIUM.value},
-        "form_errors": {},
-        **extra,
-    }
+from app.web import form_int, is_htmx, me, page_arg, redirect_for, request_context, trigger, wants_fragment
+from app.web.validation import field_messages
 
 
 @bp.get("")
 @login_required
 def index() -> str:
     """Your log: heatmap, quick capture, filters and the list."""
-    user = _me()
+    user = me()
     filters = LogFilters.from_args(request.args)
-    if _wants_fragment("entry-list"):
-        return render_template("log/_list.html", **_list_context(user, filters))
-    return render_template("log/index.html", **_page_context(user, filters))
+    if wants_fragment("entry-list"):
+        return render_template("log/_list.html", **list_context(user, filters))
+    return render_template("log/index.html", **page_context(user, filters))
 
 
 @bp.post("/entries")
 @login_required
 def create() -> str | Response | tuple[str, int]:
     """Save a new entry (quick capture or the full form)."""
-    user = _me()
-    data, errors = log_service.validate_entry(request.form, user_today(user))
+    user = me()
+    data, errors = log_service.validate_entry(request.form, user.today())
     if data is None:
-        values = _submitted()
-        if _htmx():
+        values = submitted_form()
+        if is_htmx():
             return render_template("log/_capture_form.html", form_values=values,
-                                   form_errors=_error_messages(errors),
+                                   form_errors=field_messages(errors),
                                    categories=categories_of(user.id), impacts=list(Impact)), 422
-        context = _page_context(user, LogFilters(), form_values=values,
-                                form_errors=_error_messages(errors))
+        context = page_context(user, LogFilters(), form_values=values,
+                                form_errors=field_messages(errors))
         return render_template("log/index.html", **context), 422
-    entry = log_service.create_entry(user, data, **_audit_args())
+    entry = log_service.create_entry(user, data, ctx=request_context())
     db.session.commit()
     flash(_("Entry saved."), "success")
-    if _htmx():
-        today = user_today(user)
+    if is_htmx():
+        today = user.today()
         response = Response(render_template(
             "log/_capture_form.html",
             form_values={"work_date": today.isoformat(), "impact": Impact.MEDIUM.value},
             form_errors={}, categories=categories_of(user.id), impacts=list(Impact),
         ))
-        response.headers["HX-Trigger"] = "log-changed"
-        return response
+        return trigger(response, "log-changed")
     return redirect_for(url_for("log.index") + f"#entry-{entry.id}")
 
 
@@ -142,8 +69,8 @@ def create() -> str | Response | tuple[str, int]:
 @login_required
 def detail(entry_id: int) -> str:
     """One entry, fully rendered. For htmx (e.g. cancelling an edit) just its row."""
-    entry = get_entry_for(_me(), entry_id)
-    if _htmx():
+    entry = get_entry_for(me(), entry_id)
+    if is_htmx():
         return render_template("log/_row.html", entry=entry)
     return render_template("log/detail.html", entry=entry, can_edit=entry.user_id == current_user.id)
 
@@ -152,13 +79,13 @@ def detail(entry_id: int) -> str:
 @login_required
 def edit(entry_id: int) -> str:
     """The edit form: inline in the list for htmx, a page otherwise."""
-    user = _me()
-    entry = get_entry_for(user, entry_id, write=True)
+    user = me()
+    entry = get_entry_for(user, entry_id, Action.WRITE)
     values = {**entry.snapshot(), "tags": ", ".join(entry.tags)}
     context = {"entry": entry, "form_values": values, "form_errors": {},
                "version": entry.version, "categories": categories_of(user.id),
-               "impacts": list(Impact), "inline": _htmx()}
-    if _htmx():
+               "impacts": list(Impact), "inline": is_htmx()}
+    if is_htmx():
         return render_template("log/_edit_form.html", **context)
     return render_template("log/edit.html", **context)
 
@@ -167,19 +94,19 @@ def edit(entry_id: int) -> str:
 @login_required
 def save(entry_id: int) -> str | Response | tuple[str, int]:
     """Save an edit; a save based on an old version is refused and the text kept."""
-    user = _me()
-    entry = get_entry_for(user, entry_id, write=True)
-    values = _submitted()
+    user = me()
+    entry = get_entry_for(user, entry_id, Action.WRITE)
+    values = submitted_form()
     expected = form_int("version")
-    inline = _htmx()
+    inline = is_htmx()
     context = {"entry": entry, "form_values": values, "version": expected,
                "categories": categories_of(user.id), "impacts": list(Impact), "inline": inline}
     template = "log/_edit_form.html" if inline else "log/edit.html"
-    data, errors = log_service.validate_entry(request.form, user_today(user))
+    data, errors = log_service.validate_entry(request.form, user.today())
     if data is None:
-        return render_template(template, form_errors=_error_messages(errors), **context), 422
+        return render_template(template, form_errors=field_messages(errors), **context), 422
     try:
-        log_service.update_entry(user, entry, data, expected, **_audit_args())
+        log_service.update_entry(user, entry, data, expected, ctx=request_context())
         db.session.commit()
     except log_service.StaleEntryError as stale:
         db.session.rollback()
@@ -198,15 +125,13 @@ def save(entry_id: int) -> str | Response | tuple[str, int]:
 @login_required
 def delete(entry_id: int) -> str | Response:
     """Move an entry to the trash, with Undo in the message."""
-    entry = get_entry_for(_me(), entry_id, write=True)
-    log_service.trash_entry(_me(), entry, **_audit_args())
+    entry = get_entry_for(me(), entry_id, Action.WRITE)
+    log_service.trash_entry(me(), entry, ctx=request_context())
     db.session.commit()
     flash({"text": _("“%(title)s” moved to the trash.", title=entry.title),
            "undo_url": url_for("log.restore", entry_id=entry.id)}, "undo")
-    if _htmx():
-        response = Response("")  # the row disappears
-        response.headers["HX-Trigger"] = "log-entry-deleted"
-        return response
+    if is_htmx():
+        return Response("")  # the row disappears
     return redirect_for(url_for("log.index"))
 
 
@@ -214,14 +139,13 @@ def delete(entry_id: int) -> str | Response:
 @login_required
 def restore(entry_id: int) -> str | Response:
     """Take an entry back out of the trash."""
-    entry = get_entry_for(_me(), entry_id, write=True, deleted=True)
-    log_service.restore_entry(_me(), entry, **_audit_args())
+    entry = get_entry_for(me(), entry_id, Action.WRITE, deleted=True)
+    log_service.restore_entry(me(), entry, ctx=request_context())
     db.session.commit()
     flash(_("“%(title)s” restored.", title=entry.title), "success")
-    if _htmx():
+    if is_htmx():
         response = Response("")
-        response.headers["HX-Trigger"] = "log-changed"
-        return response
+        return trigger(response, "log-changed")
     return redirect_for(url_for("log.trash") if request.form.get("from") == "trash"
                         else url_for("log.index"))
 
@@ -230,11 +154,11 @@ def restore(entry_id: int) -> str | Response:
 @login_required
 def purge(entry_id: int) -> Response:
     """Delete a trashed entry for good."""
-    entry = get_entry_for(_me(), entry_id, write=True, deleted=True)
-    log_service.purge_entry(_me(), entry, **_audit_args())
+    entry = get_entry_for(me(), entry_id, Action.WRITE, deleted=True)
+    log_service.purge_entry(me(), entry, ctx=request_context())
     db.session.commit()
     flash(_("Entry deleted for good."), "success")
-    if _htmx():
+    if is_htmx():
         return Response("")
     return redirect_for(url_for("log.trash"))
 
@@ -243,10 +167,7 @@ def purge(entry_id: int) -> Response:
 @login_required
 def trash() -> str:
     """Entries you deleted, newest deletion first."""
-    try:
-        page_no = max(1, min(int(request.args.get("page") or 1), 10_000))
-    except ValueError:
-        page_no = 1
+    page_no = page_arg()
     stmt = (
         sa.select(LogEntry)
         .where(LogEntry.user_id == current_user.id, LogEntry.deleted_at.is_not(None))
@@ -259,7 +180,7 @@ def trash() -> str:
 @login_required
 def history(entry_id: int) -> str:
     """Every kept version of an entry, each with what changed after it."""
-    entry = get_entry_for(_me(), entry_id)
+    entry = get_entry_for(me(), entry_id)
     versions = db.session.scalars(
         sa.select(LogEntryVersion).where(LogEntryVersion.entry_id == entry.id)
         .order_by(LogEntryVersion.version.desc())
@@ -281,4 +202,4 @@ def export() -> Response:
         abort(400)
     filters = LogFilters.from_args(request.args)
     stmt = entries_select([current_user.id], filters, db.engine.dialect.name)
-    return export_response(stmt, fmt, user_today(_me()))
+    return export_response(stmt, fmt, me().today())

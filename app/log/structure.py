@@ -15,15 +15,15 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.access import Action, get_entry_for
 from app.extensions import limiter
 from app.log import bp
-from app.log.access import get_entry_for
-from app.log.routes import _htmx, _me, _page_context, _submitted
+from app.log.pages import page_context, submitted_form
 from app.models.log import STAR_PARTS, TAGS_MAX, Impact
 from app.services.llm import LLMError, propose_structure
 from app.services.log.entries import parse_tags
 from app.services.log.query import LogFilters, categories_of
-from app.web import form_int
+from app.web import form_int, is_htmx, me
 
 STRUCTURE_TEXT_MAX = 10_000
 # Each press is one model call; generous for real use, a wall against a script.
@@ -86,14 +86,14 @@ def _propose(values: dict[str, str], categories: list[str]) -> tuple[dict[str, s
 @limiter.limit(_rate_limit, key_func=_user_key, scope="log-structure")
 def structure() -> tuple[str, int]:
     """Quick capture's text as a proposed STAR draft, back in the capture form (not saved)."""
-    user = _me()
+    user = me()
     categories = categories_of(user.id)
-    values, outcome, status = _propose(_submitted(), categories)
-    if _htmx():
+    values, outcome, status = _propose(submitted_form(), categories)
+    if is_htmx():
         return render_template("log/_capture_form.html", form_values=values, form_errors={},
                                categories=categories, impacts=list(Impact),
                                structure=outcome), status
-    context = _page_context(user, LogFilters(), form_values=values, structure=outcome)
+    context = page_context(user, LogFilters(), form_values=values, structure=outcome)
     return render_template("log/index.html", **context), status
 
 
@@ -102,15 +102,15 @@ def structure() -> tuple[str, int]:
 @limiter.limit(_rate_limit, key_func=_user_key, scope="log-structure")
 def structure_edit(entry_id: int) -> tuple[str, int]:
     """The edit form's text as a proposed STAR draft, back in the edit form (not saved)."""
-    user = _me()
-    entry = get_entry_for(user, entry_id, write=True)
+    user = me()
+    entry = get_entry_for(user, entry_id, Action.WRITE)
     version = form_int("version")
     categories = categories_of(user.id)
-    values, outcome, status = _propose(_submitted(), categories)
+    values, outcome, status = _propose(submitted_form(), categories)
     # With htmx just the form is swapped; the inline editor (in the list) sends inline=1,
     # while the edit page's form must keep posting normally.
-    inline = _htmx() and request.form.get("inline") == "1"
-    template = "log/_edit_form.html" if _htmx() else "log/edit.html"
+    inline = is_htmx() and request.form.get("inline") == "1"
+    template = "log/_edit_form.html" if is_htmx() else "log/edit.html"
     return render_template(template, entry=entry, form_values=values, form_errors={},
                            version=version, categories=categories, impacts=list(Impact),
                            inline=inline, structure=outcome), status

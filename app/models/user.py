@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -124,6 +125,19 @@ class User(db.Model):
     @property
     def is_lead(self) -> bool:
         return self.role == Role.LEAD.value
+
+    @property
+    def leads_team(self) -> bool:
+        """An active lead with a team: reads that team's entries and reviews its members."""
+        return bool(self.is_active and self.is_lead and self.team_id is not None)
+
+    def today(self) -> date:
+        """Today's date where the user is (their timezone; UTC when it is unset or unknown)."""
+        try:
+            zone = ZoneInfo(self.timezone or "UTC")
+        except (KeyError, ValueError):
+            zone = ZoneInfo("UTC")
+        return datetime.now(zone).date()
 
     def is_locked(self, now: datetime | None = None) -> bool:
         return self.locked_until is not None and self.locked_until > (now or utcnow())

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import sqlalchemy as sa
 from flask import (
     Response,
     abort,
@@ -20,11 +18,11 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 
+from app.access import Action, can_review, get_review_for
 from app.extensions import db
-from app.log.routes import user_today
-from app.models import LogEntry, ReviewStatus, User, WeeklyReview
+from app.models import ReviewStatus, User, WeeklyReview
 from app.models.review import BODY_MAX, COMMENT_MAX
 from app.reviews import bp
 from app.services.isoweek import IsoWeek
@@ -32,26 +30,8 @@ from app.services.llm import LLMError
 from app.services.markdown import render_with_citations
 from app.services.reviews import workflow as service
 from app.services.reviews.drafting import start_draft
-from app.web import client_info, form_int, json_error, redirect_for
-
-WEEKS_PER_PAGE = 12
-MAX_PAGE = 1000  # 12,000 weeks back: further than anyone logs, nearer than date arithmetic ends
-QUEUE_PAGE = 50
-
-
-def _me() -> User:
-    return current_user._get_current_object()
-
-
-def _htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and not request.headers.get(
-        "HX-History-Restore-Request"
-    )
-
-
-def _info() -> service.RequestInfo:
-    info = client_info()
-    return service.RequestInfo(ip=info.ip, request_id=info.request_id)
+from app.services.reviews.overview import MAX_WEEKS_PAGE, lead_queue, weeks_overview
+from app.web import form_int, is_htmx, json_error, me, page_arg, redirect_for, request_context
 
 
 def _week_or_404(text: str) -> IsoWeek:
@@ -59,13 +39,6 @@ def _week_or_404(text: str) -> IsoWeek:
         return IsoWeek.parse(text)
     except ValueError:
         abort(404)
-
-
-def _review_or_404(review_id: int) -> WeeklyReview:
-    review = service.get_review_for(_me(), review_id)
-    if review is None:
-        abort(404)
-    return review
 
 
 def error_message(code: str, review: WeeklyReview | None = None) -> str:
@@ -118,39 +91,16 @@ def _notify(review: WeeklyReview, event: str, actor: User, comment: str | None =
 @login_required
 def index() -> str:
     """The user's recent weeks (12 a page, newest first) with entry counts and review status."""
-    user = _me()
-    try:
-        page = max(1, min(int(request.args.get("page", "1")), MAX_PAGE))
-    except ValueError:
-        page = 1
-    newest = IsoWeek.of(user_today(user)).shift(-(page - 1) * WEEKS_PER_PAGE)
-    weeks = [newest.shift(-i) for i in range(WEEKS_PER_PAGE)]
-    oldest = weeks[-1]
-    dates = db.session.execute(
-        sa.select(LogEntry.work_date, sa.func.count(LogEntry.id))
-        .where(LogEntry.user_id == user.id, LogEntry.deleted_at.is_(None),
-               LogEntry.work_date >= oldest.start, LogEntry.work_date <= newest.end)
-        .group_by(LogEntry.work_date)
-    ).all()
-    counts: Counter[str] = Counter()
-    for day, count in dates:
-        counts[str(IsoWeek.of(day))] += count
-    reviews = {
-        r.week: r for r in db.session.scalars(
-            sa.select(WeeklyReview).where(WeeklyReview.user_id == user.id,
-                                          WeeklyReview.week.in_([str(w) for w in weeks]))
-        )
-    }
-    rows = [{"week": w, "entries": counts[str(w)], "review": reviews.get(str(w))} for w in weeks]
-    return render_template("reviews/index.html", rows=rows, page=page,
-                           current_week=IsoWeek.of(user_today(user)),
-                           is_lead=user.is_lead and user.team_id is not None)
+    user = me()
+    page = page_arg(maximum=MAX_WEEKS_PAGE)
+    return render_template("reviews/index.html", rows=weeks_overview(user, page), page=page,
+                           current_week=IsoWeek.of(user.today()), is_lead=user.leads_team)
 
 
 @bp.get("/<week>")
 @login_required
 def week(week: str) -> str:
-    user = _me()
+    user = me()
     iso = _week_or_404(week)
     return render_template("reviews/week.html", **_week_context(user, iso))
 
@@ -163,7 +113,7 @@ def _week_context(user: User, iso: IsoWeek, **extra: Any) -> dict[str, Any]:
         "editable": review is None or review.status in service.EDITABLE,
         "rendered": render_review(review, user) if review and review.body else None,
         "comments": service.comments_of(review) if review else [],
-        "this_week": IsoWeek.of(user_today(user)), "body_max": BODY_MAX, "comment_max": COMMENT_MAX,
+        "this_week": IsoWeek.of(user.today()), "body_max": BODY_MAX, "comment_max": COMMENT_MAX,
     }
     context.update(extra)
     return context
@@ -173,29 +123,29 @@ def _week_context(user: User, iso: IsoWeek, **extra: Any) -> dict[str, Any]:
 @login_required
 def save(week: str) -> str | Response | tuple[str, int]:
     """Save the author's text; a save from an old version is refused and the text kept."""
-    user = _me()
+    user = me()
     iso = _week_or_404(week)
     body = request.form.get("body", "")
     expected = form_int("version")
     submitting = request.form.get("action") == "submit"
     try:
-        review = service.save_body(user, iso, body, expected, info=_info())
+        review = service.save_body(user, iso, body, expected, info=request_context())
         if submitting:
-            service.submit(user, review, review.version, info=_info())
+            service.submit(user, review, review.version, info=request_context())
         db.session.commit()
     except service.ReviewError as exc:
         db.session.rollback()
         status = 409 if exc.code in ("stale", "not_editable", "wrong_status") else 422
         context = _week_context(user, iso, body=body, version=expected,
                                 save_error=error_message(exc.code, exc.review))
-        if _htmx():
+        if is_htmx():
             return render_template("reviews/_editor.html", **context), status
         return render_template("reviews/week.html", **context), status
     if submitting:
         _notify(review, "submitted", user)
         return _after_action(review, _("Review submitted to your lead."))
     flash(_("Review saved."), "success")
-    if _htmx():
+    if is_htmx():
         return render_template("reviews/_editor.html", **_week_context(user, iso))
     return redirect_for(url_for("reviews.week", week=str(iso)))
 
@@ -204,7 +154,7 @@ def save(week: str) -> str | Response | tuple[str, int]:
 @login_required
 def preview(week: str) -> str:
     """The editor's text rendered as it will read, citations checked (nothing is saved)."""
-    user = _me()
+    user = me()
     iso = _week_or_404(week)
     body = request.form.get("body", "")[:BODY_MAX]
     saved = service.find_review(user, iso)
@@ -220,7 +170,7 @@ def draft(week: str) -> Response:
     `chunk` events and ends with `done` (saved: new version and review id) or `failed`
     (nothing saved; the editor keeps what it had). Without it, the draft is saved and the page
     reloaded."""
-    user = _me()
+    user = me()
     iso = _week_or_404(week)
     expected = form_int("version")
     streaming = "text/event-stream" in request.headers.get("Accept", "")
@@ -233,7 +183,7 @@ def draft(week: str) -> Response:
             return json_error(status, exc.code, error_message(exc.code, exc.review))
         flash(error_message(exc.code, exc.review), "error")
         return redirect_for(url_for("reviews.week", week=str(iso)))
-    info = _info()
+    info = request_context()
     if not streaming:
         try:
             for _chunk in job.chunks():
@@ -282,8 +232,8 @@ def _event(name: str, data: Any) -> str:
 @bp.get("/r/<int:review_id>")
 @login_required
 def review(review_id: int) -> str:
-    user = _me()
-    item = _review_or_404(review_id)
+    user = me()
+    item = get_review_for(user, review_id)
     return render_template("reviews/review.html", **_review_context(user, item))
 
 
@@ -291,7 +241,7 @@ def _review_context(user: User, item: WeeklyReview, **extra: Any) -> dict[str, A
     iso = IsoWeek.parse(item.week)
     context: dict[str, Any] = {
         "review": item, "iso": iso, "is_author": item.user_id == user.id,
-        "can_decide": service.is_reviewer_for(user, item.user)
+        "can_decide": can_review(user, item, Action.DECIDE)
         and item.status == ReviewStatus.SUBMITTED.value,
         "rendered": render_review(item, user) if item.body else None,
         "entries": service.week_entries(item.user, iso),
@@ -320,12 +270,10 @@ def _refused(user: User, item: WeeklyReview, exc: service.ReviewError) -> tuple[
 @bp.post("/r/<int:review_id>/submit")
 @login_required
 def submit(review_id: int) -> Response | tuple[str, int]:
-    user = _me()
-    item = _review_or_404(review_id)
-    if item.user_id != user.id:
-        abort(404)
+    user = me()
+    item = get_review_for(user, review_id, Action.WRITE)
     try:
-        service.submit(user, item, form_int("version"), info=_info())
+        service.submit(user, item, form_int("version"), info=request_context())
         db.session.commit()
     except service.ReviewError as exc:
         if exc.code in ("stale", "wrong_status", "empty"):
@@ -338,13 +286,11 @@ def submit(review_id: int) -> Response | tuple[str, int]:
 
 
 def _decide(review_id: int, approve: bool) -> Response | tuple[str, int]:
-    user = _me()
-    item = _review_or_404(review_id)
-    if not service.is_reviewer_for(user, item.user):
-        abort(404)
+    user = me()
+    item = get_review_for(user, review_id, Action.DECIDE)
     comment = request.form.get("comment", "")
     try:
-        service.decide(user, item, approve, comment, info=_info())
+        service.decide(user, item, approve, comment, info=request_context())
         db.session.commit()
     except service.ReviewError as exc:
         return _refused(user, item, exc)
@@ -367,14 +313,14 @@ def request_changes(review_id: int) -> Response | tuple[str, int]:
 @bp.post("/r/<int:review_id>/comments")
 @login_required
 def comment(review_id: int) -> Response | tuple[str, int] | str:
-    user = _me()
-    item = _review_or_404(review_id)
+    user = me()
+    item = get_review_for(user, review_id)
     try:
-        service.add_comment(user, item, request.form.get("body", ""), info=_info())
+        service.add_comment(user, item, request.form.get("body", ""), info=request_context())
         db.session.commit()
     except service.ReviewError as exc:
         return _refused(user, item, exc)
-    if _htmx():
+    if is_htmx():
         return render_template("reviews/_comments.html", review=item,
                                comments=service.comments_of(item), comment_max=COMMENT_MAX)
     return _after_action(item, _("Comment added."))
@@ -387,46 +333,9 @@ def comment(review_id: int) -> Response | tuple[str, int] | str:
 @login_required
 def queue() -> str:
     """Submitted reviews of the lead's team, oldest first, with the number of entries."""
-    user = _me()
-    if not (user.is_lead and user.team_id is not None):
+    user = me()
+    if not user.leads_team:
         abort(404)
-    waiting = list(db.session.scalars(
-        sa.select(WeeklyReview)
-        .join(User, User.id == WeeklyReview.user_id)
-        .where(WeeklyReview.status == ReviewStatus.SUBMITTED.value, User.team_id == user.team_id,
-               User.id != user.id)
-        .options(sa.orm.contains_eager(WeeklyReview.user))
-        .order_by(WeeklyReview.submitted_at, WeeklyReview.id)
-        .limit(QUEUE_PAGE)
-    ))
-    recent = list(db.session.scalars(
-        sa.select(WeeklyReview)
-        .join(User, User.id == WeeklyReview.user_id)
-        .where(WeeklyReview.reviewer_id == user.id,
-               WeeklyReview.status.in_([ReviewStatus.APPROVED.value,
-                                        ReviewStatus.CHANGES_REQUESTED.value]))
-        .options(sa.orm.contains_eager(WeeklyReview.user))
-        .order_by(WeeklyReview.reviewed_at.desc(), WeeklyReview.id.desc())
-        .limit(10)
-    ))
-    return render_template("reviews/queue.html", waiting=waiting, recent=recent,
-                           counts=_entry_counts(waiting), more=len(waiting) == QUEUE_PAGE)
-
-
-def _entry_counts(reviews: list[WeeklyReview]) -> dict[int, int]:
-    """Entries per review's author and week, in one query whatever the number of reviews."""
-    if not reviews:
-        return {}
-    weeks = {r.id: IsoWeek.parse(r.week) for r in reviews}
-    start = min(w.start for w in weeks.values())
-    end = max(w.end for w in weeks.values())
-    rows = db.session.execute(
-        sa.select(LogEntry.user_id, LogEntry.work_date, sa.func.count(LogEntry.id))
-        .where(LogEntry.user_id.in_({r.user_id for r in reviews}), LogEntry.deleted_at.is_(None),
-               LogEntry.work_date >= start, LogEntry.work_date <= end)
-        .group_by(LogEntry.user_id, LogEntry.work_date)
-    ).all()
-    per_user_week: Counter[tuple[int, str]] = Counter()
-    for user_id, day, count in rows:
-        per_user_week[(user_id, str(IsoWeek.of(day)))] += count
-    return {r.id: per_user_week[(r.user_id, r.week)] for r in reviews}
+    found = lead_queue(user)
+    return render_template("reviews/queue.html", waiting=found.waiting, recent=found.recent,
+                           counts=found.counts, more=found.more)

@@ -29,14 +29,14 @@ def install_session_loader(manager: LoginManager) -> None:
 def _unauthorized():  # type: ignore[no-untyped-def]
     from flask import redirect, url_for
 
-    from app.web import current_page_path, htmx_redirect, json_error, request, wants_json
+    from app.web import current_page_path, htmx_redirect, is_htmx, json_error, wants_json
 
     if wants_json():
         from flask_babel import gettext as _
 
         return json_error(401, "authentication_required", _("Sign in to continue."))
     login_url = url_for("auth.login", next=current_page_path())
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx():
         return htmx_redirect(login_url)
     return redirect(login_url)
 

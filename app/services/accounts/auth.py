@@ -1,4 +1,7 @@
-"""Signing in and out, password changes and session ending: the rules, without HTTP."""
+"""Signing in and out, password changes and session ending: the rules, without HTTP.
+
+These functions change the session and write their audit rows; the caller commits.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from app.models import User, UserSession
 from app.models.user import normalize_email
 from app.security.passwords import burn_verification_time
 from app.services.audit import record_event
+from app.services.context import RequestContext
 
 
 @dataclass(frozen=True)
@@ -20,13 +24,6 @@ class LockoutPolicy:
     threshold: int
     base_seconds: int
     max_seconds: int
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    ip: str | None
-    user_agent: str | None
-    request_id: str | None
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,7 @@ FAILED = LoginResult(None, None, None)
 log = logging.getLogger("worklog.auth")
 
 
-def _failed(client: ClientInfo, reason: str, user: User | None = None) -> LoginResult:
+def _failed(client: RequestContext, reason: str, user: User | None = None) -> LoginResult:
     """Count and log a refused sign-in (the email typed is never logged)."""
     count_auth_attempt(reason if reason in ("locked", "inactive") else "failure")
     log.warning("auth_failed", extra={"event": "auth_failed", "reason": reason, "client_ip": client.ip,
@@ -56,26 +53,22 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
 
 
-def sign_in(email: str, password: str, client: ClientInfo, policy: LockoutPolicy,
+def sign_in(email: str, password: str, client: RequestContext, policy: LockoutPolicy,
             *, admins_only: bool = False) -> LoginResult:
-    """Check credentials and open a session. Every outcome is audited and committed.
+    """Check credentials and open a session. Every outcome is audited; the caller commits
+    whatever the outcome (a failure counts toward the lockout).
 
     `admins_only` (PASSWORD_LOGIN=false): only admins may use a password (break-glass).
     """
     user = find_user_by_email(email)
-    audit = {"ip": client.ip, "request_id": client.request_id}
     if user is None:
         burn_verification_time(password)
-        record_event("auth.login_failed", details={"reason": "unknown_email"}, **audit)
-        db.session.commit()
+        record_event("auth.login_failed", client, details={"reason": "unknown_email"})
         return _failed(client, "unknown_email")
     if user.is_locked():
         burn_verification_time(password)
-        record_event(
-            "auth.login_failed", actor=user, target_type="user", target_id=user.id,
-            details={"reason": "locked"}, **audit,
-        )
-        db.session.commit()
+        record_event("auth.login_failed", client, actor=user, target_type="user", target_id=user.id,
+                     details={"reason": "locked"})
         return _failed(client, "locked", user)
     if not user.check_password(password) or not user.is_active:
         reason = "inactive" if user.is_active is False else "bad_password"
@@ -84,66 +77,48 @@ def sign_in(email: str, password: str, client: ClientInfo, policy: LockoutPolicy
             locked = user.record_failed_login(
                 policy.threshold, policy.base_seconds, policy.max_seconds
             )
-        record_event(
-            "auth.login_failed", actor=user, target_type="user", target_id=user.id,
-            details={"reason": reason}, **audit,
-        )
+        record_event("auth.login_failed", client, actor=user, target_type="user", target_id=user.id,
+                     details={"reason": reason})
         if locked:
-            record_event(
-                "auth.locked", actor=user, target_type="user", target_id=user.id,
-                details={
-                    "failed_attempts": user.failed_login_count,
-                    "locked_until": user.locked_until.isoformat() if user.locked_until else None,
-                },
-                **audit,
-            )
-        db.session.commit()
+            record_event("auth.locked", client, actor=user, target_type="user", target_id=user.id,
+                         details={
+                             "failed_attempts": user.failed_login_count,
+                             "locked_until": user.locked_until.isoformat() if user.locked_until else None,
+                         })
         return _failed(client, reason, user)
     if admins_only and not user.is_admin:
-        record_event(
-            "auth.login_failed", actor=user, target_type="user", target_id=user.id,
-            details={"reason": "password_login_disabled"}, **audit,
-        )
-        db.session.commit()
+        record_event("auth.login_failed", client, actor=user, target_type="user", target_id=user.id,
+                     details={"reason": "password_login_disabled"})
         return _failed(client, "password_login_disabled", user)
     user.record_successful_login()
     record, token = UserSession.start(user, client.ip, client.user_agent)
     db.session.flush()
-    record_event(
-        "auth.login_succeeded", actor=user, target_type="session", target_id=record.id, **audit
-    )
-    db.session.commit()
+    record_event("auth.login_succeeded", client, actor=user, target_type="session", target_id=record.id)
     count_auth_attempt("success")
     return LoginResult(user, record, token)
 
 
-def sign_out(user: User, record: UserSession | None, client: ClientInfo) -> None:
+def sign_out(user: User, record: UserSession | None, client: RequestContext) -> None:
     if record is not None:
         record.end("logout")
-    record_event(
-        "auth.logout", actor=user, target_type="session",
-        target_id=record.id if record else None, ip=client.ip, request_id=client.request_id,
-    )
-    db.session.commit()
+    record_event("auth.logout", client, actor=user, target_type="session",
+                 target_id=record.id if record else None)
 
 
 def change_password(
-    user: User, current_session: UserSession | None, new_password: str, client: ClientInfo
+    user: User, current_session: UserSession | None, new_password: str, client: RequestContext
 ) -> int:
     """Set a new password and end every other session; returns how many ended."""
     user.set_password(new_password)
     ended = UserSession.end_all_for(
         user.id, "password_changed", except_id=current_session.id if current_session else None
     )
-    record_event(
-        "auth.password_changed", actor=user, target_type="user", target_id=user.id,
-        ip=client.ip, request_id=client.request_id, details={"sessions_ended": ended},
-    )
-    db.session.commit()
+    record_event("auth.password_changed", client, actor=user, target_type="user", target_id=user.id,
+                 details={"sessions_ended": ended})
     return ended
 
 
-def end_session(user: User, session_id: int, client: ClientInfo) -> bool:
+def end_session(user: User, session_id: int, client: RequestContext) -> bool:
     """End one of the user's own sessions; False if it is not theirs or already ended."""
     record = db.session.scalar(
         sa.select(UserSession).where(
@@ -155,21 +130,14 @@ def end_session(user: User, session_id: int, client: ClientInfo) -> bool:
     if record is None:
         return False
     record.end("ended_by_user")
-    record_event(
-        "session.ended", actor=user, target_type="session", target_id=record.id,
-        ip=client.ip, request_id=client.request_id,
-    )
-    db.session.commit()
+    record_event("session.ended", client, actor=user, target_type="session", target_id=record.id)
     return True
 
 
-def end_other_sessions(user: User, current_session: UserSession | None, client: ClientInfo) -> int:
+def end_other_sessions(user: User, current_session: UserSession | None, client: RequestContext) -> int:
     ended = UserSession.end_all_for(
         user.id, "ended_by_user", except_id=current_session.id if current_session else None
     )
-    record_event(
-        "session.ended_others", actor=user, target_type="user", target_id=user.id,
-        ip=client.ip, request_id=client.request_id, details={"sessions_ended": ended},
-    )
-    db.session.commit()
+    record_event("session.ended_others", client, actor=user, target_type="user", target_id=user.id,
+                 details={"sessions_ended": ended})
     return ended

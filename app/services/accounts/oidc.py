@@ -4,7 +4,7 @@ The protocol (redirects, tokens, signatures) is Authlib's, in app/auth/oidc.py; 
 gets the validated claims as plain values and decides: a known identity signs in its user; a
 new one is linked to the user with the same *verified* email (if allowed) or gets an account
 just in time (if its domain is allowed); everything else is refused with a reason. Every
-outcome is audited, counted in auth_attempts_total{method="oidc"} and committed.
+outcome is audited and counted in auth_attempts_total{method="oidc"}; the caller commits.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from app.extensions import db
 from app.metrics import count_auth_attempt
 from app.models import Role, Team, User, UserIdentity, UserSession
 from app.models.base import utcnow
-from app.services.accounts.auth import ClientInfo, LoginResult, find_user_by_email
+from app.services.accounts.auth import LoginResult, find_user_by_email
 from app.services.audit import record_event
+from app.services.context import RequestContext
 
 log = logging.getLogger("worklog.auth")
 ROLE_RANK = {Role.MEMBER.value: 0, Role.LEAD.value: 1, Role.ADMIN.value: 2}
@@ -61,19 +62,14 @@ class OidcOutcome:
         return self.result.ok
 
 
-def _audit(client: ClientInfo) -> dict[str, Any]:
-    return {"ip": client.ip, "request_id": client.request_id}
-
-
-def record_failure(provider: str, reason: str, client: ClientInfo, *, user: User | None = None,
+def record_failure(provider: str, reason: str, client: RequestContext, *, user: User | None = None,
                    detail: str | None = None) -> None:
-    """Audit, log and count a refused company sign-in; commits."""
+    """Audit, log and count a refused company sign-in; the caller commits."""
     details: dict[str, Any] = {"provider": provider, "reason": reason}
     if detail:
         details["detail"] = detail[:200]
-    record_event("auth.oidc_login_failed", actor=user, target_type="user" if user else None,
-                 target_id=user.id if user else None, details=details, **_audit(client))
-    db.session.commit()
+    record_event("auth.oidc_login_failed", client, actor=user, target_type="user" if user else None,
+                 target_id=user.id if user else None, details=details)
     count_auth_attempt("inactive" if reason == "inactive" else "failure", method="oidc")
     log.warning("auth_failed", extra={"event": "auth_failed", "method": "oidc", "provider": provider,
                                       "reason": reason, "client_ip": client.ip,
@@ -146,8 +142,8 @@ def _last_admin(user: User) -> bool:
 
 
 def complete_sign_in(provider: dict[str, Any], claims: ProviderClaims, policy: OidcPolicy,
-                     client: ClientInfo) -> OidcOutcome:
-    """Sign in (linking or creating as the policy allows) or refuse; audited and committed."""
+                     client: RequestContext) -> OidcOutcome:
+    """Sign in (linking or creating as the policy allows) or refuse; audited, the caller commits."""
     identity = UserIdentity.find(claims.issuer, claims.subject)
     created = linked = False
     if identity is not None:
@@ -166,33 +162,32 @@ def complete_sign_in(provider: dict[str, Any], claims: ProviderClaims, policy: O
         db.session.flush()
         linked = True
         if created:
-            record_event("auth.oidc_user_created", actor=user, target_type="user", target_id=user.id,
-                         details={"provider": claims.provider, "email": user.email}, **_audit(client))
-        record_event("auth.oidc_linked", actor=user, target_type="user", target_id=user.id,
+            record_event("auth.oidc_user_created", client, actor=user, target_type="user", target_id=user.id,
+                         details={"provider": claims.provider, "email": user.email})
+        record_event("auth.oidc_linked", client, actor=user, target_type="user", target_id=user.id,
                      details={"provider": claims.provider, "identity_id": identity.id,
                               "subject": claims.subject, "email": claims.email,
-                              "created_account": created}, **_audit(client))
+                              "created_account": created})
     assert user is not None
     if not user.is_active:
         record_failure(claims.provider, "inactive", client, user=user)
         return OidcOutcome(LoginResult(None, None, None), reason="inactive")
     changes = apply_group_mapping(user, provider, claims.groups)
     if changes:
-        record_event("auth.oidc_groups_applied", actor=user, target_type="user", target_id=user.id,
+        record_event("auth.oidc_groups_applied", client, actor=user, target_type="user", target_id=user.id,
                      details={"provider": claims.provider, "changes": changes,
-                              "claim": provider.get("roles_claim")}, **_audit(client))
+                              "claim": provider.get("roles_claim")})
     identity.last_login_at = utcnow()
     user.last_login_at = identity.last_login_at
     record, token = UserSession.start(user, client.ip, client.user_agent, method=f"oidc:{claims.provider}")
     db.session.flush()
-    record_event("auth.oidc_login_succeeded", actor=user, target_type="session", target_id=record.id,
-                 details={"provider": claims.provider, "identity_id": identity.id}, **_audit(client))
-    db.session.commit()
+    record_event("auth.oidc_login_succeeded", client, actor=user, target_type="session", target_id=record.id,
+                 details={"provider": claims.provider, "identity_id": identity.id})
     count_auth_attempt("success", method="oidc")
     return OidcOutcome(LoginResult(user, record, token), created=created, linked=linked, changes=changes)
 
 
-def unlink_identity(user: User, identity_id: int, actor: User, client: ClientInfo, *,
+def unlink_identity(user: User, identity_id: int, actor: User, client: RequestContext, *,
                     password_login: bool) -> UserIdentity | None:
     """Remove one of `user`'s identities if they keep a way in; None if it is not theirs.
 
@@ -209,8 +204,8 @@ def unlink_identity(user: User, identity_id: int, actor: User, client: ClientInf
     if not others and not password_usable:
         raise ValueError("last way in")
     db.session.delete(identity)
-    record_event("auth.oidc_unlinked", actor=actor, target_type="user", target_id=user.id,
+    record_event("auth.oidc_unlinked", client, actor=actor, target_type="user", target_id=user.id,
                  details={"provider": identity.provider, "issuer": identity.issuer,
                           "subject": identity.subject, "email": identity.email,
-                          "by_admin": actor.id != user.id}, **_audit(client))
+                          "by_admin": actor.id != user.id})
     return identity

@@ -11,6 +11,7 @@ from app.models import User
 from app.models.base import utcnow
 from app.models.token import NAME_MAX, ApiToken
 from app.services.audit import record_event
+from app.services.context import NO_REQUEST, RequestContext
 from app.services.log.entries import one_line
 
 EXPIRY_DAYS_MAX = 3650
@@ -57,8 +58,7 @@ def active_count(user_id: int) -> int:
 
 
 def issue_token(owner: User, name: str | None, expires_days: int | None, *, via: str,
-                actor: User | None, ip: str | None = None,
-                request_id: str | None = None) -> IssuedToken:
+                actor: User | None, ctx: RequestContext = NO_REQUEST) -> IssuedToken:
     """Create a token for `owner`; the raw token is in the result and nowhere else.
 
     `actor` is who asked (None for an operator at the command line).
@@ -73,11 +73,9 @@ def issue_token(owner: User, name: str | None, expires_days: int | None, *, via:
     record, raw = ApiToken.issue(owner, clean, expires_days)
     db.session.flush()
     record_event(
-        "api_token.created", actor=actor, target_type="api_token", target_id=record.id,
-        ip=ip, request_id=request_id,
+        "api_token.created", ctx, actor=actor, target_type="api_token", target_id=record.id,
         details={"name": clean, "owner_id": owner.id, "via": via,
-                 "expires_at": record.expires_at.isoformat() if record.expires_at else None},
-    )
+                 "expires_at": record.expires_at.isoformat() if record.expires_at else None})
     return IssuedToken(record, raw)
 
 
@@ -91,8 +89,7 @@ def tokens_of(user_id: int) -> list[ApiToken]:
     ).all())
 
 
-def revoke_token(owner: User, token_id: int, *, ip: str | None = None,
-                 request_id: str | None = None) -> ApiToken | None:
+def revoke_token(owner: User, token_id: int, *, ctx: RequestContext = NO_REQUEST) -> ApiToken | None:
     """Revoke one of `owner`'s tokens; None when it is not theirs (or does not exist)."""
     record = db.session.scalar(
         sa.select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == owner.id)
@@ -100,8 +97,8 @@ def revoke_token(owner: User, token_id: int, *, ip: str | None = None,
     if record is None:
         return None
     if record.revoke():
-        record_event("api_token.revoked", actor=owner, target_type="api_token", target_id=record.id,
-                     ip=ip, request_id=request_id, details={"name": record.name})
+        record_event("api_token.revoked", ctx, actor=owner, target_type="api_token", target_id=record.id,
+                     details={"name": record.name})
     return record
 
 

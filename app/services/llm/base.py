@@ -10,10 +10,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy.orm as so
 from flask import Flask, current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.db_events import FLUSHED_WRITES
 from app.extensions import db
 from app.services.llm.ledger import record_call
 
@@ -177,18 +179,37 @@ class LLM:
         )
 
 
+class UncommittedWork(RuntimeError):
+    """A model call was started while the caller's transaction held unsaved writes."""
+
+
+def has_unsaved_writes(session: so.Session) -> bool:
+    """Pending objects, or statements flushed in the current transaction (tracked by
+    app/db_events.py) that no commit has made permanent yet."""
+    if session.new or session.deleted or session.info.get(FLUSHED_WRITES):
+        return True
+    return any(session.is_modified(obj) for obj in session.dirty)
+
+
 def release_session(*, quiet: bool = False) -> None:
-    """End db.session's transaction before a call that may take a minute or more.
+    """End db.session's read transaction before a call that may take a minute or more.
 
     On SQLite every transaction here holds the write lock (BEGIN IMMEDIATE), and on PostgreSQL
-    it holds a pooled connection; neither may be held across a network call. Committing (not
-    rolling back) keeps anything the caller already wrote.
+    it holds a pooled connection; neither may be held across a network call. The LLM layer
+    never commits the caller's work: the transaction is rolled back, and a caller holding
+    unsaved writes is a programming error (UncommittedWork) — it commits first, or writes after
+    the call. The ledger writes in a session of its own (ledger.record_call).
     """
     session = db.session()
     if not session.in_transaction():
         return
+    if has_unsaved_writes(session):
+        if quiet:  # after a call: never lose the caller's work to the ledger; skip releasing
+            log.error("a model call ended with unsaved writes in the caller's transaction")
+            return
+        raise UncommittedWork("commit (or roll back) the caller's writes before calling the model")
     try:
-        session.commit()
+        session.rollback()
     except SQLAlchemyError:
         if not quiet:
             raise

@@ -3,7 +3,7 @@
 `{"title", "context", "category", "impact_level", "tech_stack", "date"}` where `context` is
 Markdown with `### Situation` / `### Task` / `### Action` / `### Result` sections (or the
 Korean `### 상황` / `### 과제` / `### 행동` / `### 결과`). The rules for the values themselves
-are the web form's (app/services/log.py validate_entry); this module only maps field names,
+are the web form's (app/services/log/entries.py validate_entry); this module only maps field names,
 checks JSON types and splits the context.
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.models.log import STAR_PARTS, LogEntry
+from app.services.validation import FieldError, FieldErrors, Problem
 
 HEADINGS = {
     "situation": "situation", "상황": "situation",
@@ -66,21 +67,21 @@ def join_context(entry: LogEntry) -> str:
     return "\n\n".join(sections)
 
 
-def form_values(payload: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def form_values(payload: Mapping[str, Any]) -> tuple[dict[str, Any], FieldErrors]:
     """The payload as the web form's fields, or type errors (API field name → code)."""
-    errors: dict[str, str] = {}
+    errors: FieldErrors = {}
     for name in TEXT_FIELDS:
         value = payload.get(name)
         if value is not None and not isinstance(value, str):
-            errors[name] = "type:string"
+            errors[name] = FieldError(Problem.STRING)
     stack = payload.get("tech_stack")
     if stack is not None and (
         not isinstance(stack, list) or not all(isinstance(item, str) for item in stack)
     ):
-        errors["tech_stack"] = "type:string_list"
+        errors["tech_stack"] = FieldError(Problem.STRING_LIST)
     raw_date = payload.get("date")
     if isinstance(raw_date, str) and raw_date and not _DATE.match(raw_date):
-        errors["date"] = "date"
+        errors["date"] = FieldError(Problem.DATE)
     if errors:
         return {}, errors
     values: dict[str, Any] = {
@@ -95,9 +96,9 @@ def form_values(payload: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, s
     return values, {}
 
 
-def api_errors(form_errors: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+def api_errors(form_errors: FieldErrors) -> dict[str, tuple[str, FieldError]]:
     """The web form's errors keyed by API field: {api_field: (form_field, code)}."""
-    found: dict[str, tuple[str, str]] = {}
+    found: dict[str, tuple[str, FieldError]] = {}
     for name, code in form_errors.items():
         found.setdefault(API_FIELD.get(name, name), (name, code))
     return found

@@ -27,6 +27,8 @@ from app.models.log import (
     LogEntryVersion,
 )
 from app.services.audit import record_event
+from app.services.context import NO_REQUEST, RequestContext
+from app.services.validation import FieldError, FieldErrors, Problem
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -77,40 +79,40 @@ def parse_tags(raw: str | list[str] | None) -> list[str]:
     return tags
 
 
-def validate_entry(values: Mapping[str, object], today: date) -> tuple[EntryData | None, dict[str, str]]:
-    """Check submitted fields; returns the data or a message per invalid field."""
-    errors: dict[str, str] = {}
+def validate_entry(values: Mapping[str, object], today: date) -> tuple[EntryData | None, FieldErrors]:
+    """Check submitted fields; returns the data, or an error per invalid field."""
+    errors: FieldErrors = {}
     title = one_line(str(values.get("title") or ""))
     if not title:
-        errors["title"] = "required"
+        errors["title"] = FieldError(Problem.REQUIRED)
     elif len(title) > TITLE_MAX:
-        errors["title"] = f"max_length:{TITLE_MAX}"
+        errors["title"] = FieldError(Problem.MAX_LENGTH, TITLE_MAX)
     parts = {}
     for part in STAR_PARTS:
         text = clean_text(str(values.get(part) or "")).strip()
         if len(text) > PART_MAX:
-            errors[part] = f"max_length:{PART_MAX}"
+            errors[part] = FieldError(Problem.MAX_LENGTH, PART_MAX)
         parts[part] = text
     category = one_line(str(values.get("category") or "")) or None
     if category and len(category) > CATEGORY_MAX:
-        errors["category"] = f"max_length:{CATEGORY_MAX}"
+        errors["category"] = FieldError(Problem.MAX_LENGTH, CATEGORY_MAX)
     impact = str(values.get("impact") or Impact.MEDIUM.value)
     impact = {i.value.lower(): i.value for i in Impact}.get(impact.strip().lower(), "")
     if not impact:
-        errors["impact"] = "choice"
+        errors["impact"] = FieldError(Problem.CHOICE)
     raw_tags = values.get("tags")
     tags = parse_tags(raw_tags if isinstance(raw_tags, list | str) else None)
     if len(tags) > TAGS_MAX:
-        errors["tags"] = f"max_items:{TAGS_MAX}"
+        errors["tags"] = FieldError(Problem.MAX_ITEMS, TAGS_MAX)
     elif any(len(t) > TAG_MAX for t in tags):
-        errors["tags"] = f"item_max_length:{TAG_MAX}"
+        errors["tags"] = FieldError(Problem.ITEM_MAX_LENGTH, TAG_MAX)
     work_date = today
     raw_date = values.get("work_date")
     if raw_date:
         try:
             work_date = raw_date if isinstance(raw_date, date) else date.fromisoformat(str(raw_date))
         except ValueError:
-            errors["work_date"] = "date"
+            errors["work_date"] = FieldError(Problem.DATE)
     if errors:
         return None, errors
     return EntryData(work_date, title, category=category, impact=impact, tags=tags, **parts), {}
@@ -127,19 +129,17 @@ def _apply(entry: LogEntry, data: EntryData) -> None:
     entry.refresh_search_text()
 
 
-def create_entry(owner: User, data: EntryData, *, ip: str | None = None,
-                 request_id: str | None = None) -> LogEntry:
+def create_entry(owner: User, data: EntryData, *, ctx: RequestContext = NO_REQUEST) -> LogEntry:
     entry = LogEntry(user_id=owner.id)
     _apply(entry, data)
     db.session.add(entry)
     db.session.flush()
-    record_event("log.entry_created", actor=owner, target_type="log_entry", target_id=entry.id,
-                 ip=ip, request_id=request_id)
+    record_event("log.entry_created", ctx, actor=owner, target_type="log_entry", target_id=entry.id)
     return entry
 
 
 def update_entry(editor: User, entry: LogEntry, data: EntryData, expected_version: int, *,
-                 ip: str | None = None, request_id: str | None = None) -> LogEntry:
+                 ctx: RequestContext = NO_REQUEST) -> LogEntry:
     """Save an edit made from `expected_version`; keeps the previous state as a version.
 
     The version check is also done in the UPDATE itself, so two concurrent saves from the
@@ -166,8 +166,8 @@ def update_entry(editor: User, entry: LogEntry, data: EntryData, expected_versio
                                    data=previous, edited_by_id=editor.id))
     entry.version = expected_version + 1
     _apply(entry, data)
-    record_event("log.entry_updated", actor=editor, target_type="log_entry", target_id=entry.id,
-                 ip=ip, request_id=request_id, details={"version": entry.version})
+    record_event("log.entry_updated", ctx, actor=editor, target_type="log_entry", target_id=entry.id,
+                 details={"version": entry.version})
     return entry
 
 
@@ -179,22 +179,17 @@ def _snapshot_of(entry: LogEntry, data: EntryData) -> dict[str, object]:
     }
 
 
-def trash_entry(actor: User, entry: LogEntry, *, ip: str | None = None,
-                request_id: str | None = None) -> None:
+def trash_entry(actor: User, entry: LogEntry, *, ctx: RequestContext = NO_REQUEST) -> None:
     entry.deleted_at = utcnow()
-    record_event("log.entry_deleted", actor=actor, target_type="log_entry", target_id=entry.id,
-                 ip=ip, request_id=request_id)
+    record_event("log.entry_deleted", ctx, actor=actor, target_type="log_entry", target_id=entry.id)
 
 
-def restore_entry(actor: User, entry: LogEntry, *, ip: str | None = None,
-                  request_id: str | None = None) -> None:
+def restore_entry(actor: User, entry: LogEntry, *, ctx: RequestContext = NO_REQUEST) -> None:
     entry.deleted_at = None
-    record_event("log.entry_restored", actor=actor, target_type="log_entry", target_id=entry.id,
-                 ip=ip, request_id=request_id)
+    record_event("log.entry_restored", ctx, actor=actor, target_type="log_entry", target_id=entry.id)
 
 
-def purge_entry(actor: User, entry: LogEntry, *, ip: str | None = None,
-                request_id: str | None = None) -> None:
-    record_event("log.entry_purged", actor=actor, target_type="log_entry", target_id=entry.id,
-                 ip=ip, request_id=request_id, details={"title": entry.title})
+def purge_entry(actor: User, entry: LogEntry, *, ctx: RequestContext = NO_REQUEST) -> None:
+    record_event("log.entry_purged", ctx, actor=actor, target_type="log_entry", target_id=entry.id,
+                 details={"title": entry.title})
     db.session.delete(entry)

@@ -94,7 +94,7 @@ def _fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _term_condition(term: str, dialect: str) -> sa.ColumnElement[bool]:
+def term_condition(term: str, dialect: str) -> sa.ColumnElement[bool]:
     like = LogEntry.search_text.like(_like_pattern(term), escape="\\")
     if dialect == "sqlite" and len(term) >= FTS_MIN_TERM:
         fts = sa.text("SELECT rowid FROM log_entry_fts WHERE log_entry_fts MATCH :m").bindparams(
@@ -104,7 +104,7 @@ def _term_condition(term: str, dialect: str) -> sa.ColumnElement[bool]:
     return like
 
 
-def _rank(terms: list[str]) -> sa.ColumnElement[int]:
+def rank_by_terms(terms: list[str]) -> sa.ColumnElement[int]:
     """Title hits count most, then category hits; ties go to the newest."""
     # search_text starts with the title lower-cased by Python; the databases' lower() leaves
     # non-ASCII letters alone (SQLite always, PostgreSQL in the C locale).
@@ -135,10 +135,10 @@ def entries_select(owner_ids: list[int], filters: LogFilters, dialect: str) -> s
         )
     terms = search_terms(filters.q)
     for term in terms:
-        stmt = stmt.where(_term_condition(term, dialect))
+        stmt = stmt.where(term_condition(term, dialect))
     order: list[Any] = [LogEntry.work_date.desc(), LogEntry.id.desc()]
     if terms:
-        order.insert(0, _rank(terms).desc())
+        order.insert(0, rank_by_terms(terms).desc())
     return stmt.order_by(*order)
 
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from app.models import LogEntry, User, WeeklyReview
+from app.services.context import NO_REQUEST, RequestContext
 from app.services.isoweek import IsoWeek
 from app.services.llm import get_llm, weekly_review_task
 from app.services.reviews.workflow import (
     EDITABLE,
-    RequestInfo,
     ReviewError,
     find_review,
     save_body,
@@ -49,8 +49,8 @@ class Draft:
     def text(self) -> str:
         return "".join(self.parts).strip() + "\n"
 
-    def save(self, expected_version: int, info: RequestInfo | None = None) -> WeeklyReview:
-        return save_body(self.author, self.week, self.text, expected_version, info=info or RequestInfo(),
+    def save(self, expected_version: int, info: RequestContext | None = None) -> WeeklyReview:
+        return save_body(self.author, self.week, self.text, expected_version, info=info or NO_REQUEST,
                          drafted_by_ai=True, given_ids=self.given_ids)
 
 

@@ -1,4 +1,4 @@
-"""Weekly reviews: who may see and act on them, the workflow, and citation checking.
+"""Weekly reviews: the workflow and citation checking (who may do what: app/access.py).
 
 The caller commits. Every transition writes an audit event; notifications are sent by the
 routes after the commit (a notification must never be sent for a change that was rolled back).
@@ -6,16 +6,16 @@ routes after the commit (a notification must never be sent for a change that was
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from app.access import can_review, is_reviewer_for
 from app.extensions import db
 from app.models import LogEntry, ReviewComment, ReviewStatus, User, WeeklyReview
 from app.models.base import utcnow
 from app.models.review import BODY_MAX, COMMENT_MAX
 from app.services.audit import record_event
+from app.services.context import NO_REQUEST, RequestContext
 from app.services.isoweek import IsoWeek
 from app.services.markdown import cited_ids
 
@@ -30,35 +30,6 @@ class ReviewError(Exception):
         super().__init__(code)
         self.code = code
         self.review = review
-
-
-@dataclass(frozen=True)
-class RequestInfo:
-    ip: str | None = None
-    request_id: str | None = None
-
-
-# --- who may do what -------------------------------------------------------------------
-
-
-def is_reviewer_for(user: User, author: User) -> bool:
-    """A lead reviews the other members of their own team; never their own reviews."""
-    return bool(
-        user.is_active and user.is_lead and user.team_id is not None
-        and author.team_id == user.team_id and author.id != user.id
-    )
-
-
-def can_read(user: User, review: WeeklyReview) -> bool:
-    return review.user_id == user.id or is_reviewer_for(user, review.user)
-
-
-def get_review_for(user: User, review_id: int) -> WeeklyReview | None:
-    """The review if `user` may read it; None otherwise (the route answers 404 either way)."""
-    review = db.session.get(WeeklyReview, review_id)
-    if review is None or not can_read(user, review):
-        return None
-    return review
 
 
 # --- reading -------------------------------------------------------------------------
@@ -97,7 +68,7 @@ def verified_ids(review: WeeklyReview, reader: User) -> set[int]:
     still see it: live, and the author's (the author and their lead both read those).
     """
     wanted = set(cited_ids(review.body))
-    if not wanted or not can_read(reader, review):
+    if not wanted or not can_review(reader, review):
         return set()
     week = IsoWeek.parse(review.week)
     rows = db.session.execute(
@@ -114,7 +85,7 @@ def verified_ids(review: WeeklyReview, reader: User) -> set[int]:
 
 
 def save_body(author: User, week: IsoWeek, body: str, expected_version: int, *,
-              info: RequestInfo = RequestInfo(), drafted_by_ai: bool = False,
+              info: RequestContext = NO_REQUEST, drafted_by_ai: bool = False,
               given_ids: list[int] | None = None) -> WeeklyReview:
     """Save the author's text. `expected_version` 0 means "there was no review yet".
 
@@ -136,9 +107,8 @@ def save_body(author: User, week: IsoWeek, body: str, expected_version: int, *,
         except IntegrityError:
             db.session.rollback()
             raise ReviewError("stale", find_review(author, week)) from None
-        record_event("review.created", actor=author, target_type="weekly_review",
-                     target_id=review.id, ip=info.ip, request_id=info.request_id,
-                     details={"week": review.week, "drafted_by_ai": drafted_by_ai})
+        record_event("review.created", info, actor=author, target_type="weekly_review",
+                     target_id=review.id, details={"week": review.week, "drafted_by_ai": drafted_by_ai})
         return review
     if review.status not in EDITABLE:
         raise ReviewError("not_editable", review)
@@ -161,8 +131,7 @@ def save_body(author: User, week: IsoWeek, body: str, expected_version: int, *,
         db.session.rollback()
         raise ReviewError("stale", db.session.get(WeeklyReview, review.id))
     db.session.expire(review)
-    record_event("review.saved", actor=author, target_type="weekly_review", target_id=review.id,
-                 ip=info.ip, request_id=info.request_id,
+    record_event("review.saved", info, actor=author, target_type="weekly_review", target_id=review.id,
                  details={"version": expected_version + 1, "drafted_by_ai": drafted_by_ai})
     return review
 
@@ -182,7 +151,7 @@ def _transition(review: WeeklyReview, expected: tuple[str, ...], new_status: str
 
 
 def submit(author: User, review: WeeklyReview, expected_version: int, *,
-           info: RequestInfo = RequestInfo()) -> None:
+           info: RequestContext = NO_REQUEST) -> None:
     if review.user_id != author.id:
         raise ReviewError("not_found")
     if review.status not in SUBMITTABLE:
@@ -194,13 +163,13 @@ def submit(author: User, review: WeeklyReview, expected_version: int, *,
     before = review.status
     _transition(review, SUBMITTABLE, ReviewStatus.SUBMITTED.value, submitted_at=utcnow(),
                 reviewer_id=None, reviewed_at=None)
-    record_event("review.submitted", actor=author, target_type="weekly_review",
-                 target_id=review.id, ip=info.ip, request_id=info.request_id,
+    record_event("review.submitted", info, actor=author, target_type="weekly_review",
+                 target_id=review.id,
                  details={"week": review.week, "from": before, "to": ReviewStatus.SUBMITTED.value})
 
 
 def decide(lead: User, review: WeeklyReview, approve: bool, comment: str, *,
-           info: RequestInfo = RequestInfo()) -> None:
+           info: RequestContext = NO_REQUEST) -> None:
     """Approve, or request changes (which needs a comment). Only the author's lead."""
     if not is_reviewer_for(lead, review.user):
         raise ReviewError("not_found")
@@ -217,16 +186,15 @@ def decide(lead: User, review: WeeklyReview, approve: bool, comment: str, *,
     if comment:
         db.session.add(ReviewComment(review_id=review.id, author_id=lead.id, kind=new_status,
                                      body=comment))
-    record_event(f"review.{'approved' if approve else 'changes_requested'}", actor=lead,
-                 target_type="weekly_review", target_id=review.id, ip=info.ip,
-                 request_id=info.request_id,
+    record_event(f"review.{'approved' if approve else 'changes_requested'}", info, actor=lead,
+                 target_type="weekly_review", target_id=review.id,
                  details={"week": review.week, "from": ReviewStatus.SUBMITTED.value, "to": new_status,
                           "author_id": review.user_id})
 
 
 def add_comment(user: User, review: WeeklyReview, body: str, *,
-                info: RequestInfo = RequestInfo()) -> ReviewComment:
-    if not can_read(user, review):
+                info: RequestContext = NO_REQUEST) -> ReviewComment:
+    if not can_review(user, review):
         raise ReviewError("not_found")
     body = body.strip()
     if not body:
@@ -236,8 +204,8 @@ def add_comment(user: User, review: WeeklyReview, body: str, *,
     comment = ReviewComment(review_id=review.id, author_id=user.id, body=body)
     db.session.add(comment)
     db.session.flush()
-    record_event("review.commented", actor=user, target_type="weekly_review", target_id=review.id,
-                 ip=info.ip, request_id=info.request_id, details={"comment_id": comment.id})
+    record_event("review.commented", info, actor=user, target_type="weekly_review", target_id=review.id,
+                 details={"comment_id": comment.id})
     return comment
 
 

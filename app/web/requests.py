@@ -1,4 +1,4 @@
-"""Request-side helpers shared by every blueprint."""
+"""Reading a request: integers, pages, the request id, who is asking and from where."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, abort, current_app, g, jsonify, make_response, redirect, request
+from flask import Response, abort, current_app, g, jsonify, request
 from flask import session as flask_session
 from flask_login import current_user
 
-from app.services.accounts.auth import ClientInfo, LockoutPolicy
+from app.models import User
+from app.services.accounts.auth import LockoutPolicy
 from app.services.audit import record_event
+from app.services.context import RequestContext
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -26,6 +28,15 @@ def parse_int(raw: str | None, minimum: int = 0, maximum: int = ID_MAX) -> int |
         return None
     value = int(raw)
     return value if minimum <= value <= maximum else None
+
+
+MAX_PAGE = 10_000  # deeper pages than anyone pages to; keeps OFFSET bounded
+
+
+def page_arg(name: str = "page", maximum: int = MAX_PAGE) -> int:
+    """The 1-based page number in the query string: 1 when missing or not a number, clamped."""
+    value = parse_int(request.args.get(name), minimum=0, maximum=ID_MAX)
+    return min(max(value or 1, 1), maximum)
 
 
 def form_int(name: str) -> int:
@@ -55,11 +66,18 @@ def client_ip() -> str | None:
     return request.remote_addr[:45] if request.remote_addr else None
 
 
-def client_info() -> ClientInfo:
-    return ClientInfo(
+def me() -> User:
+    """The signed-in user (the model itself, not Flask-Login's proxy)."""
+    return current_user._get_current_object()
+
+
+def request_context() -> RequestContext:
+    """Who is acting in this request and from where: what services and the audit log get."""
+    return RequestContext(
+        actor=me() if current_user.is_authenticated else None,
         ip=client_ip(),
-        user_agent=request.user_agent.string or None,
         request_id=request_id(),
+        user_agent=request.user_agent.string or None,
     )
 
 
@@ -72,19 +90,14 @@ def lockout_policy() -> LockoutPolicy:
 
 def audit(action: str, **kwargs: Any) -> None:
     """Record an audit event for the current request's user, IP and request id."""
-    actor = kwargs.pop("actor", None)
-    if actor is None and current_user.is_authenticated:
-        actor = current_user._get_current_object()
-    record_event(
-        action, actor=actor, ip=client_ip(), request_id=request_id(), **kwargs
-    )
+    record_event(action, request_context(), **kwargs)
 
 
 def wants_json() -> bool:
     """API paths and clients that prefer JSON get JSON; browsers and htmx get HTML."""
     if request.path.startswith("/api/") or request.path == "/api":
         return True
-    if request.headers.get("HX-Request") == "true":
+    if request.headers.get("HX-Request") == "true":  # htmx wants HTML fragments
         return False
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
@@ -109,29 +122,6 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if "\\" in target or any(ord(ch) < 32 for ch in target):
         return default
     return target
-
-
-def current_page_path() -> str:
-    """The page the user is on: for htmx requests the browser's URL, not the fragment's."""
-    if request.headers.get("HX-Request") == "true":
-        current = request.headers.get("HX-Current-URL")
-        if current:
-            parts = urlsplit(current)
-            return parts.path + (f"?{parts.query}" if parts.query else "")
-    return request.full_path.rstrip("?")
-
-
-def htmx_redirect(location: str) -> Response:
-    """A client-side redirect htmx performs itself (a 302 would be followed and swapped)."""
-    response = make_response("", 200)
-    response.headers["HX-Redirect"] = location
-    return response
-
-
-def redirect_for(location: str) -> Response:
-    if request.headers.get("HX-Request") == "true":
-        return htmx_redirect(location)
-    return redirect(location)
 
 
 def pop_flashes() -> list[tuple[str, str]]:
