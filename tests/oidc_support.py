@@ -24,6 +24,14 @@ CLIENT_SECRET = "provider-secret-for-tests"  # noqa: S105 - the local test provi
 class Provider:
     url: str
     app: Any  # the provider's Flask app (its key lives there)
+    server: Any = None
+
+    def stop(self) -> None:
+        """Shut the provider down (idempotent): its port refuses connections from now on."""
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
 
     def set_user(self, sub: str, **claims: Any) -> None:
         response = requests.put(f"{self.url}/users/{quote(sub, safe='')}", json=claims, timeout=10)
@@ -60,12 +68,12 @@ def running_provider(*, id_token_without: tuple[str, ...] = ()) -> Iterator[Prov
     server = make_server("localhost", 0, wsgi, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
+    provider = Provider(url=f"http://localhost:{server.server_port}", app=app, server=server)
     try:
-        yield Provider(url=f"http://localhost:{server.server_port}", app=app)
+        yield provider
     finally:
-        server.shutdown()
+        provider.stop()
         thread.join(timeout=5)
-        server.server_close()
 
 
 def _provider_key(app: Any) -> Any:

@@ -374,3 +374,25 @@ def test_it_refuses_a_subject_too_long_to_store_whole(app, client, provider):
     response = sign_in_via_provider(client, sub)
     assert response.status_code == 400
     assert user_by_email(app, "long@corp.example") is None
+
+
+class TestProviderGoesDownMidFlow:
+    @pytest.fixture
+    def short_lived(self):
+        with running_provider() as running:
+            yield running
+
+    @pytest.fixture
+    def config_overrides(self, short_lived) -> dict:
+        return {"OIDC_PROVIDERS": [provider_settings(short_lived.url)],
+                "OIDC_ALLOWED_DOMAINS": ["corp.example"]}
+
+    def test_the_callback_explains_an_unreachable_token_endpoint(self, app, client, short_lived):
+        short_lived.set_user("midway", email="midway@corp.example", email_verified=True)
+        started = start(client)
+        back = authorize_at_provider(started.headers["Location"], "midway")
+        short_lived.stop()
+        response = client.get(callback_path(back))
+        assert response.status_code == 502
+        assert "The sign-in service cannot be reached" in response.get_data(as_text=True)
+        assert failure_reasons(app) == ["provider_unreachable"]
