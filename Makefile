@@ -9,7 +9,7 @@ PORT ?= 5000
 BENCH_DEFAULT_URL := postgresql://postgres@127.0.0.1:5432/worklog_bench
 BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),$(BENCH_DEFAULT_URL))
 
-.PHONY: setup run test lint translations messages clean help bench loadtest screenshots faults
+.PHONY: setup run run-sso test lint translations messages clean help bench loadtest screenshots faults
 # Test processes (pytest-xdist): one per core by default; PYTEST_WORKERS=0 runs in this process.
 PYTEST_WORKERS ?= auto
 SCENARIO ?= quick
@@ -58,6 +58,21 @@ run: setup
 	@if [ -f instance/demo-logins.txt ]; then echo "Demo logins (role, email, password):"; cat instance/demo-logins.txt; fi
 	@echo
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+# `make run` with company sign-in against a local OpenID provider (oidc-provider-mock, a dev
+# dependency) on 127.0.0.1:$(OIDC_DEMO_PORT). Its login form takes any subject: "new.person" gets
+# an account (corp.example is an allowed domain), "mina" is linked to the demo member by email.
+OIDC_DEMO_PORT ?= 9400
+run-sso: setup
+	@$(BIN)/flask demo seed >/dev/null
+	@echo "Company sign-in: press \"Sign in with Demo SSO\" and type new.person or mina as the subject."
+	@$(BIN)/oidc-provider-mock --host 127.0.0.1 --port $(OIDC_DEMO_PORT) \
+	  --user-claims '{"sub": "new.person", "email": "new.person@corp.example", "email_verified": true, "name": "New Person"}' \
+	  --user-claims '{"sub": "mina", "email": "member@example.com", "email_verified": true, "name": "Mina Park"}' \
+	  2>/dev/null & provider=$$!; trap "kill $$provider" EXIT INT TERM; \
+	OIDC_PROVIDERS=demo OIDC_DEMO_ISSUER=http://127.0.0.1:$(OIDC_DEMO_PORT) OIDC_DEMO_LABEL="Demo SSO" \
+	  OIDC_DEMO_CLIENT_ID=worklog-demo OIDC_DEMO_CLIENT_SECRET=demo-secret-not-for-production \
+	  OIDC_ALLOWED_DOMAINS=corp.example $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: setup lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)

@@ -195,7 +195,17 @@ class BaseConfig:
             "ASK_EMBEDDINGS_BASE_URL": _env("ASK_EMBEDDINGS_BASE_URL"),
             "ASK_EMBEDDINGS_MAX_CANDIDATES": _int("ASK_EMBEDDINGS_MAX_CANDIDATES", 2000),
         }
+        settings.update(_oidc_settings())
         return settings
+
+
+def _oidc_settings() -> dict[str, Any]:
+    from app.oidc_config import OidcConfigError, load_oidc_settings
+
+    try:
+        return load_oidc_settings()
+    except OidcConfigError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 class DevelopmentConfig(BaseConfig):
@@ -281,4 +291,7 @@ def startup_problems(settings: dict[str, Any]) -> list[str]:
         problems.append("DEBUG must be false in production; unset DEBUG or set DEBUG=false.")
     if env == "production" and "*" in settings.get("CORS_ORIGINS", []):
         problems.append("CORS_ORIGINS must list origins explicitly in production, not '*'.")
+    from app.oidc_config import oidc_problems
+
+    problems.extend(oidc_problems(settings))
     return problems

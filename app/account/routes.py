@@ -55,8 +55,11 @@ def sessions() -> str:
         .order_by(UserSession.ended_at.is_not(None), UserSession.last_seen_at.desc())
         .limit(MAX_SESSIONS_LISTED)
     ).all()
+    from app.account.identities import provider_labels
+
     return render_template(
-        "account/sessions.html", records=records, current_id=this.id if this else None
+        "account/sessions.html", records=records, current_id=this.id if this else None,
+        provider_labels=provider_labels(),
     )
 
 

@@ -81,4 +81,4 @@ def system() -> str:
     )
 
 
-from app.admin import audit_log, teams, usage, users  # noqa: E402,F401
+from app.admin import audit_log, identities, teams, usage, users  # noqa: E402,F401

@@ -34,9 +34,13 @@ def login() -> str | Response:
         return redirect_for(next_url)
     form = LoginForm()
     status = 200
+    password_login = current_app.config.get("PASSWORD_LOGIN", True)
+    # With PASSWORD_LOGIN=false the form is for break-glass admins only, at ?password=1.
+    show_form = password_login or request.args.get("password") == "1"
     if form.validate_on_submit():
         result = auth_service.sign_in(
-            form.email.data or "", form.password.data or "", request_context(), lockout_policy()
+            form.email.data or "", form.password.data or "", request_context(), lockout_policy(),
+            admins_only=not password_login,
         )
         db.session.commit()  # failures too: they count toward the lockout
         if result.ok and result.user is not None:
@@ -51,7 +55,10 @@ def login() -> str | Response:
         status = 401
     elif request.method == "POST":
         status = 422
-    return render_template("auth/login.html", form=form, next_url=next_url), status
+    return render_template(
+        "auth/login.html", form=form, next_url=next_url, show_form=show_form,
+        providers=current_app.config.get("OIDC_PROVIDERS") or [],
+    ), status
 
 
 def session_state_reset() -> None:

@@ -3,6 +3,7 @@
 from app.models.ask import AskQuestion
 from app.models.audit import AuditEvent
 from app.models.embedding import EntryEmbedding
+from app.models.identity import UserIdentity
 from app.models.invite import Invite
 from app.models.llm import LLMCall
 from app.models.log import Impact, LogEntry, LogEntryTag, LogEntryVersion
@@ -14,5 +15,5 @@ from app.models.user import Role, Team, User
 __all__ = [
     "ApiToken", "AskQuestion", "AuditEvent", "EntryEmbedding", "Impact", "Invite", "LLMCall", "LogEntry",
     "LogEntryTag", "LogEntryVersion", "ReviewComment", "ReviewStatus", "Role", "Team", "User",
-    "UserSession", "WeeklyReview",
+    "UserIdentity", "UserSession", "WeeklyReview",
 ]

@@ -38,6 +38,10 @@ class UserSession(db.Model):
     user_agent: so.Mapped[str | None] = so.mapped_column(sa.String(255))
     ended_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime(), index=True)
     end_reason: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    # How this sign-in was made: "password", or "oidc:<provider>" for company sign-in.
+    method: so.Mapped[str] = so.mapped_column(
+        sa.String(40), default="password", server_default="password"
+    )
 
     user: so.Mapped[User] = so.relationship(back_populates="sessions")
 
@@ -45,11 +49,13 @@ class UserSession(db.Model):
         return f"<UserSession {self.id} user={self.user_id}>"
 
     @classmethod
-    def start(cls, user: User, ip: str | None, user_agent: str | None) -> tuple[UserSession, str]:
+    def start(cls, user: User, ip: str | None, user_agent: str | None,
+              method: str = "password") -> tuple[UserSession, str]:
         """Create a session record; returns it with the raw token for the cookie."""
         token = secrets.token_urlsafe(32)
         record = cls(
             user=user,
+            method=method,
             token_hash=hash_token(token),
             ip=ip,
             user_agent=(user_agent or "")[:255] or None,

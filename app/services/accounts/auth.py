@@ -53,9 +53,13 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
 
 
-def sign_in(email: str, password: str, client: RequestContext, policy: LockoutPolicy) -> LoginResult:
+def sign_in(email: str, password: str, client: RequestContext, policy: LockoutPolicy,
+            *, admins_only: bool = False) -> LoginResult:
     """Check credentials and open a session. Every outcome is audited; the caller commits
-    whatever the outcome (a failure counts toward the lockout)."""
+    whatever the outcome (a failure counts toward the lockout).
+
+    `admins_only` (PASSWORD_LOGIN=false): only admins may use a password (break-glass).
+    """
     user = find_user_by_email(email)
     if user is None:
         burn_verification_time(password)
@@ -82,6 +86,10 @@ def sign_in(email: str, password: str, client: RequestContext, policy: LockoutPo
                              "locked_until": user.locked_until.isoformat() if user.locked_until else None,
                          })
         return _failed(client, reason, user)
+    if admins_only and not user.is_admin:
+        record_event("auth.login_failed", client, actor=user, target_type="user", target_id=user.id,
+                     details={"reason": "password_login_disabled"})
+        return _failed(client, "password_login_disabled", user)
     user.record_successful_login()
     record, token = UserSession.start(user, client.ip, client.user_agent)
     db.session.flush()

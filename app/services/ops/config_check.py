@@ -254,4 +254,21 @@ def describe(report: ConfigReport) -> list[tuple[str, str]]:
         else:
             shown = "(not set)" if value in (None, "") else str(value)
         rows.append((name, shown))
+    if report.settings:
+        rows.extend(_sign_in_rows(report.settings))
+    return rows
+
+
+def _sign_in_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Company sign-in: which providers, who may get in, and whether passwords work."""
+    from app.oidc_config import describe_providers
+
+    rows = [("PASSWORD_LOGIN", "true" if settings.get("PASSWORD_LOGIN", True) else "false")]
+    providers = settings.get("OIDC_PROVIDERS") or []
+    if providers:
+        rows.append(("OIDC_PROVIDERS", ", ".join(p["name"] for p in providers)))
+        rows.append(("OIDC_ALLOWED_DOMAINS", ", ".join(settings.get("OIDC_ALLOWED_DOMAINS") or [])
+                     or "(none: no accounts are created at sign-in)"))
+        rows.append(("OIDC_LINK_BY_EMAIL", "true" if settings.get("OIDC_LINK_BY_EMAIL") else "false"))
+        rows.extend(describe_providers(settings))
     return rows
