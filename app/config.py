@@ -136,6 +136,18 @@ class BaseConfig:
             "SLACK_WEBHOOK_URL": _env("SLACK_WEBHOOK_URL"),
             "TEAMS_WEBHOOK_URL": _env("TEAMS_WEBHOOK_URL"),
             "TRUSTED_PROXY_COUNT": _int("TRUSTED_PROXY_COUNT", 0),
+            # Background jobs (app/jobs): procrastinate on PostgreSQL, in-process on SQLite.
+            "JOBS_BACKEND": _choice("JOBS_BACKEND", "auto", ("auto", "queue", "inprocess")),
+            "JOBS_CONCURRENCY": _int("JOBS_CONCURRENCY", 2),
+            "JOBS_SHUTDOWN_GRACE_SECONDS": _float("JOBS_SHUTDOWN_GRACE_SECONDS", 25.0),
+            "JOBS_HEARTBEAT_SECONDS": _float("JOBS_HEARTBEAT_SECONDS", 10.0),
+            "JOBS_STALLED_SECONDS": _float("JOBS_STALLED_SECONDS", 30.0),
+            "JOBS_RETRY_BASE_SECONDS": _float("JOBS_RETRY_BASE_SECONDS", 2.0),
+            "JOBS_RETRY_MAX_SECONDS": _float("JOBS_RETRY_MAX_SECONDS", 600.0),
+            "NOTIFY_MAX_ATTEMPTS": _int("NOTIFY_MAX_ATTEMPTS", 5),
+            "NOTIFY_TIMEOUT_SECONDS": _float("NOTIFY_TIMEOUT_SECONDS", 5.0),
+            "REVIEWS_DRAFT_SCHEDULE": _env("REVIEWS_DRAFT_SCHEDULE", "0 6 * * 1"),
+            "APP_TIMEZONE": _env("APP_TIMEZONE", "UTC"),
             # Flask and extension settings derived from the above.
             "SQLALCHEMY_TRACK_MODIFICATIONS": False,
             "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
@@ -257,4 +269,23 @@ def startup_problems(settings: dict[str, Any]) -> list[str]:
         problems.append("DEBUG must be false in production; unset DEBUG or set DEBUG=false.")
     if env == "production" and "*" in settings.get("CORS_ORIGINS", []):
         problems.append("CORS_ORIGINS must list origins explicitly in production, not '*'.")
+    problems.extend(_schedule_problems(settings))
+    return problems
+
+
+def _schedule_problems(settings: dict[str, Any]) -> list[str]:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from croniter import croniter
+
+    problems = []
+    tz = settings.get("APP_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"APP_TIMEZONE must be an IANA time zone like Asia/Seoul; got {tz!r}.")
+    schedule = settings.get("REVIEWS_DRAFT_SCHEDULE") or "0 6 * * 1"
+    if not croniter.is_valid(schedule):
+        problems.append("REVIEWS_DRAFT_SCHEDULE must be a cron expression like '0 6 * * 1' "
+                        f"(Monday 06:00); got {schedule!r}.")
     return problems

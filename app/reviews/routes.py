@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     render_template,
     request,
@@ -97,18 +96,12 @@ def render_review(review: WeeklyReview, reader: User) -> Any:
 
 
 def _notify(review: WeeklyReview, event: str, actor: User, comment: str | None = None) -> None:
-    """Tell Slack/Teams after the commit. Never fails or delays the user's action."""
-    try:
-        from app.services.reviews.notify import notify_review_event
+    """Queue the Slack/Teams notification jobs in the transition's transaction (before the
+    commit): they exist if and only if the change commits (app.jobs)."""
+    from app.services.reviews.notify import queue_review_event
 
-        notify_review_event(
-            current_app._get_current_object(), event,
-            author_name=review.user.display_name, author_email=review.user.email,
-            week=review.week, status=review.status, actor_name=actor.display_name,
-            url=url_for("reviews.review", review_id=review.id, _external=True), comment=comment,
-        )
-    except Exception:  # a notification problem is logged, never the user's problem
-        current_app.logger.exception("could not queue the review notification")
+    queue_review_event(event, review_id=review.id, actor_id=actor.id, comment=comment,
+                       url=url_for("reviews.review", review_id=review.id, _external=True))
 
 
 # --- the author's weeks ---------------------------------------------------------------
@@ -182,6 +175,7 @@ def save(week: str) -> str | Response | tuple[str, int]:
         review = service.save_body(user, iso, body, expected, info=_info())
         if submitting:
             service.submit(user, review, review.version, info=_info())
+            _notify(review, "submitted", user)
         db.session.commit()
     except service.ReviewError as exc:
         db.session.rollback()
@@ -192,7 +186,6 @@ def save(week: str) -> str | Response | tuple[str, int]:
             return render_template("reviews/_editor.html", **context), status
         return render_template("reviews/week.html", **context), status
     if submitting:
-        _notify(review, "submitted", user)
         return _after_action(review, _("Review submitted to your lead."))
     flash(_("Review saved."), "success")
     if _htmx():
@@ -326,6 +319,7 @@ def submit(review_id: int) -> Response | tuple[str, int]:
         abort(404)
     try:
         service.submit(user, item, form_int("version"), info=_info())
+        _notify(item, "submitted", user)
         db.session.commit()
     except service.ReviewError as exc:
         if exc.code in ("stale", "wrong_status", "empty"):
@@ -333,7 +327,6 @@ def submit(review_id: int) -> Response | tuple[str, int]:
             flash(error_message(exc.code, exc.review), "error")
             return redirect_for(url_for("reviews.week", week=item.week))
         return _refused(user, item, exc)
-    _notify(item, "submitted", user)
     return _after_action(item, _("Review submitted to your lead."))
 
 
@@ -345,10 +338,10 @@ def _decide(review_id: int, approve: bool) -> Response | tuple[str, int]:
     comment = request.form.get("comment", "")
     try:
         service.decide(user, item, approve, comment, info=_info())
+        _notify(item, "approved" if approve else "changes_requested", user, comment.strip() or None)
         db.session.commit()
     except service.ReviewError as exc:
         return _refused(user, item, exc)
-    _notify(item, "approved" if approve else "changes_requested", user, comment.strip() or None)
     return _after_action(item, _("Review approved.") if approve else _("Changes requested."))
 
 
