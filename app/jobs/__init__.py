@@ -6,7 +6,7 @@ The rest of the app uses only this module:
     jobs.enqueue("notify.review", review_id=7, event="approved", ...)   # before the commit
     db.session.commit()
 
-and registers tasks with `@jobs.task(name, queue=..., max_attempts=...)` (app/jobs/tasks.py).
+and registers tasks with `@jobs.task(name, queue=..., max_attempts=...)` (app/jobs/catalog.py).
 
 Two backends, chosen by JOBS_BACKEND (`auto`: PostgreSQL → `queue`, SQLite → `inprocess`):
 

@@ -77,7 +77,7 @@ def task(name: str, *, queue: str = "default", max_attempts: int = 5,
 
 
 def tasks() -> dict[str, Task]:
-    from app.jobs import tasks as _builtin  # noqa: F401 - registers the app's tasks
+    import app.jobs.catalog  # noqa: F401 - registers the app's tasks
 
     return dict(_TASKS)
 
