@@ -83,6 +83,10 @@ def failed(limit: int = 50) -> list[JobRow]:
     return _rows(["failed"], limit)
 
 
+def waiting(limit: int = 50) -> list[JobRow]:
+    return _rows(["todo"], limit)
+
+
 def recent(limit: int = 50) -> list[JobRow]:
     return _rows(["succeeded", "cancelled", "aborted"], limit)
 
@@ -115,9 +119,18 @@ def retry(job_id: int) -> bool:
 
 
 def cancel(job_id: int) -> bool:
-    """Cancel a job that has not started. False when it is running or finished."""
-    return bool(db.session.scalar(sa.text(
-        "SELECT procrastinate_cancel_job_v1(:id, false, false)"), {"id": job_id}))
+    """Cancel a waiting job, or dismiss a failed one (it stays in the history as cancelled).
+    False when it is running or already finished otherwise."""
+    status = db.session.scalar(sa.text(
+        "SELECT status::text FROM procrastinate_jobs WHERE id = :id FOR UPDATE"), {"id": job_id})
+    if status == "todo":
+        return bool(db.session.scalar(sa.text(
+            "SELECT procrastinate_cancel_job_v1(:id, false, false)"), {"id": job_id}))
+    if status == "failed":
+        db.session.execute(sa.text(
+            "UPDATE procrastinate_jobs SET status = 'cancelled' WHERE id = :id"), {"id": job_id})
+        return True
+    return False
 
 
 def heartbeat_age() -> float | None:
