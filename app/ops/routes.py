@@ -50,8 +50,13 @@ def current_readiness() -> Readiness:
 
 
 def _jobs_component(database_ok: bool) -> str:
-    """The job workers as /ready reports them; never fails readiness (health.ADVISORY)."""
+    """The job workers as /ready reports them; never fails readiness (health.ADVISORY).
+
+    Read on a connection of its own in a daemon thread, waited for at most a second: a pooled
+    connection that went silent must not hold /ready (the database probe reports that).
+    """
     from app import jobs
+    from app.jobs.engine import conninfo
     from app.services.ops.health import jobs_status
 
     backend = jobs.backend()
@@ -60,16 +65,33 @@ def _jobs_component(database_ok: bool) -> str:
         return jobs_status(backend, None, stalled)
     if not database_ok:
         return "unknown"
-    from app.jobs import admin as job_admin
+    url = conninfo(current_app._get_current_object())  # type: ignore[attr-defined]
+    result: dict[str, float | None] = {}
 
-    try:
-        db.session.execute(sa.text("SET LOCAL statement_timeout = 1000"))
-        return jobs_status(backend, job_admin.heartbeat_age(), stalled)
-    except Exception:  # noqa: BLE001 - reported as unknown, never a 500
-        db.session.rollback()
+    def read() -> None:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=2, options="-c statement_timeout=1000") as conn:
+            row = conn.execute("SELECT EXTRACT(EPOCH FROM (now() - max(last_heartbeat))) "
+                               "FROM procrastinate_workers").fetchone()
+            result["age"] = None if row is None or row[0] is None else float(row[0])
+
+    thread = threading.Thread(target=_quietly(read), name="ready-jobs", daemon=True)
+    thread.start()
+    thread.join(timeout=min(1.0, float(current_app.config["READY_TIMEOUT_SECONDS"])))
+    if "age" not in result:
         return "unknown"
-    finally:
-        db.session.rollback()
+    return jobs_status(backend, result["age"], stalled)
+
+
+def _quietly(func):  # noqa: ANN001, ANN202 - a thread target whose failure means "unknown"
+    def run() -> None:
+        try:
+            func()
+        except Exception:  # noqa: BLE001
+            log.info("jobs_status_unavailable", exc_info=True)
+
+    return run
 
 
 def _no_store(response: Response) -> Response:
