@@ -144,6 +144,8 @@ class BaseConfig:
             "JOBS_STALLED_SECONDS": _float("JOBS_STALLED_SECONDS", 30.0),
             "JOBS_RETRY_BASE_SECONDS": _float("JOBS_RETRY_BASE_SECONDS", 2.0),
             "JOBS_RETRY_MAX_SECONDS": _float("JOBS_RETRY_MAX_SECONDS", 600.0),
+            "JOBS_METRICS_PORT": _int("JOBS_METRICS_PORT", 0),
+            "JOBS_HEARTBEAT_FILE": _env("JOBS_HEARTBEAT_FILE", "/tmp/worklog-worker-heartbeat"),  # noqa: S108
             "NOTIFY_MAX_ATTEMPTS": _int("NOTIFY_MAX_ATTEMPTS", 5),
             "NOTIFY_TIMEOUT_SECONDS": _float("NOTIFY_TIMEOUT_SECONDS", 5.0),
             "REVIEWS_DRAFT_SCHEDULE": _env("REVIEWS_DRAFT_SCHEDULE", "0 6 * * 1"),

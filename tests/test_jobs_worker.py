@@ -4,7 +4,9 @@ two workers sharing the queue and periodic tasks deferred once per period."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +29,7 @@ from tests.conftest import (
     service_missing,
 )
 from tests.jobs_support import job_rows, start_worker, statuses, wait_for
+from tests.ops_support import BIN, ROOT, SECRET, free_port, get, samples, value
 from tests.test_notify import Receiver
 
 REVIEW_URL = "http://worklog.test/reviews/r/1"
@@ -113,10 +116,21 @@ def approve(app: Flask, n: int = 1) -> None:
         db.session.commit()
 
 
-def test_a_worker_delivers_a_notification_exactly_once(web, receiver, engine, workers):
+def test_a_worker_delivers_a_notification_exactly_once(web, receiver, engine, workers, tmp_path):
     approve(web)
-    worker = workers()
+    port, beat = free_port(), tmp_path / "heartbeat"
+    worker = workers(env={"JOBS_METRICS_PORT": str(port), "JOBS_HEARTBEAT_FILE": str(beat)})
     wait_for(lambda: statuses(engine) == ["succeeded"], what="the job to succeed")
+    # The worker's own metrics, and its liveness by the heartbeat file.
+    status, text = get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200
+    assert value(samples(text), "jobs_total", task="notify.review", status="succeeded") == 1
+    assert value(samples(text), "job_duration_seconds_count", task="notify.review") == 1
+    alive = subprocess.run([str(BIN / "flask"), "jobs", "alive"], cwd=ROOT, capture_output=True,  # noqa: S603
+                           env={**os.environ, "FLASK_APP": "wsgi.py", "SECRET_KEY": SECRET,
+                                "DATABASE_URL": web.config["SQLALCHEMY_DATABASE_URI"],
+                                "JOBS_HEARTBEAT_FILE": str(beat)})
+    assert alive.returncode == 0, alive.stderr
     assert len(receiver.bodies) == 1 and receiver.effects == 1
     assert "Lee Lead approved Mina Member's weekly review for 2026-W47" in receiver.bodies[0]["text"]
     with engine.connect() as conn:

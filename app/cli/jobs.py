@@ -38,6 +38,12 @@ def worker(concurrency: int | None, queues: str, once: bool, name: str | None) -
     from app.jobs.engine import run_worker
 
     app = current_app._get_current_object()
+    port = int(app.config.get("JOBS_METRICS_PORT") or 0)
+    if port and not once:
+        from prometheus_client import start_http_server
+
+        # jobs_total and job_duration_seconds of this worker, for Prometheus to scrape.
+        start_http_server(port, addr=app.config.get("JOBS_METRICS_ADDR") or "0.0.0.0")  # noqa: S104
     run_worker(app, queues=wanted or None, wait=not once, name=name,
                concurrency=concurrency or int(app.config.get("JOBS_CONCURRENCY", 2)))
 
@@ -66,3 +72,31 @@ def status() -> None:
         click.echo("no worker has a heartbeat")
     for worker_id, age in workers:
         click.echo(f"worker {worker_id}: last heartbeat {age:.0f} s ago")
+
+
+@jobs_cli.command("backend")
+def show_backend() -> None:
+    """Print `queue` (PostgreSQL: run workers) or `inprocess` (SQLite); used by `make run`."""
+    click.echo(jobs.backend())
+
+
+@jobs_cli.command("alive")
+@click.option("--max-age", type=float, default=60.0, show_default=True,
+              help="Seconds since this machine's worker last touched JOBS_HEARTBEAT_FILE.")
+def alive(max_age: float) -> None:
+    """Exit 0 if the worker here is alive (its heartbeat file is fresh), else 1 (liveness probe)."""
+    import os
+    import time
+
+    from app.jobs.engine import heartbeat_file
+
+    path = heartbeat_file(current_app._get_current_object())
+    try:
+        age = time.time() - os.stat(path).st_mtime
+    except OSError:
+        click.echo(f"no heartbeat file at {path}", err=True)
+        sys.exit(1)
+    if age > max_age:
+        click.echo(f"worker heartbeat is {age:.0f} s old", err=True)
+        sys.exit(1)
+    click.echo(f"alive (heartbeat {age:.0f} s ago)")

@@ -100,9 +100,28 @@ def run_worker(app: Flask, *, queues: list[str] | None = None, concurrency: int 
 
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.add_signal_handler(sig, stop)
-            await worker.run()
+            beat = asyncio.create_task(_touch(heartbeat_file(app), options["update_heartbeat_interval"]))
+            try:
+                await worker.run()
+            finally:
+                beat.cancel()
 
     asyncio.run(main())
+
+
+def heartbeat_file(app: Flask) -> str:
+    return str(app.config.get("JOBS_HEARTBEAT_FILE") or "/tmp/worklog-worker-heartbeat")  # noqa: S108
+
+
+async def _touch(path: str, interval: float) -> None:
+    """Touch `path` from the worker's event loop: a stale file means a stuck worker (liveness)."""
+    while True:
+        try:
+            with open(path, "a"):
+                os.utime(path)
+        except OSError:
+            log.warning("cannot write the worker heartbeat file %s", path)
+        await asyncio.sleep(interval)
 
 
 def _hard_exit() -> None:
