@@ -272,3 +272,29 @@ def test_a_job_whose_review_was_deleted_is_a_no_op(web, receiver, engine, worker
         args = dict(job_rows(db.engine)[0].args, review_id=999_999, key=uuid.uuid4().hex)
         assert send_review_event(**args) == "gone"
     assert receiver.bodies == []
+
+
+def test_config_check_warns_in_production_until_a_worker_is_seen(scratch, engine, workers,
+                                                                   monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from app.cli.config import config_cli
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE procrastinate_workers CASCADE"))
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "Zq8-very-long-and-random-secret-key-value-0123456789")
+    monkeypatch.setenv("DATABASE_URL", scratch)
+    monkeypatch.setenv("WORKLOG_INSTANCE_PATH", str(tmp_path))
+    result = CliRunner().invoke(config_cli, ["check"])
+    assert "No job worker has been seen" in result.output
+    worker = workers()
+    wait_for(lambda: job_heartbeats(engine), what="a worker heartbeat")
+    result = CliRunner().invoke(config_cli, ["check"])
+    assert "No job worker has been seen" not in result.output, result.output
+    assert worker.terminate() == 0
+
+
+def job_heartbeats(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(sa.text("SELECT count(*) FROM procrastinate_workers"))
