@@ -16,6 +16,7 @@ SCENARIO ?= quick
 
 help:
 	@echo "make run    set up, seed demo accounts on first start, serve on http://$(HOST):$(PORT)"
+	@echo "            (with DATABASE_URL on PostgreSQL, a job worker runs beside it)"
 	@echo "make test   set up, lint, and run the whole test suite on every core (PYTEST_WORKERS=0: one process)"
 	@echo "make screenshots  pictures of /ask and /admin/feedback in instance/screenshots/"
 	@echo "make setup  virtualenv + Python deps, npm assets, translations, database migrations"
@@ -57,7 +58,16 @@ run: setup
 	@echo "Worklog is starting on http://$(HOST):$(PORT)"
 	@if [ -f instance/demo-logins.txt ]; then echo "Demo logins (role, email, password):"; cat instance/demo-logins.txt; fi
 	@echo
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	@# With PostgreSQL a job worker runs beside the web server (stopped with it); with SQLite
+	@# jobs run inside the web process and there is nothing else to start.
+	@if [ "$$($(BIN)/flask jobs backend 2>/dev/null)" = "queue" ]; then \
+	  echo "Starting a job worker beside the web server (flask jobs worker)"; \
+	  $(BIN)/flask jobs worker & worker=$$!; \
+	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	  $(BIN)/flask run --host $(HOST) --port $(PORT); \
+	else \
+	  $(BIN)/flask run --host $(HOST) --port $(PORT); \
+	fi
 
 # `make run` with company sign-in against a local OpenID provider (oidc-provider-mock, a dev
 # dependency) on 127.0.0.1:$(OIDC_DEMO_PORT). Its login form takes any subject: "new.person" gets

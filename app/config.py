@@ -146,6 +146,20 @@ class BaseConfig:
             "TRUSTED_HOSTS_EXTRA": _list("TRUSTED_HOSTS"),
             # Signs backups (HMAC-SHA256); unset: a key derived from SECRET_KEY.
             "BACKUP_SIGNING_KEY": _env("BACKUP_SIGNING_KEY"),
+            # Background jobs (app/jobs): procrastinate on PostgreSQL, in-process on SQLite.
+            "JOBS_BACKEND": _choice("JOBS_BACKEND", "auto", ("auto", "queue", "inprocess")),
+            "JOBS_CONCURRENCY": _int("JOBS_CONCURRENCY", 2),
+            "JOBS_SHUTDOWN_GRACE_SECONDS": _float("JOBS_SHUTDOWN_GRACE_SECONDS", 25.0),
+            "JOBS_HEARTBEAT_SECONDS": _float("JOBS_HEARTBEAT_SECONDS", 10.0),
+            "JOBS_STALLED_SECONDS": _float("JOBS_STALLED_SECONDS", 30.0),
+            "JOBS_RETRY_BASE_SECONDS": _float("JOBS_RETRY_BASE_SECONDS", 2.0),
+            "JOBS_RETRY_MAX_SECONDS": _float("JOBS_RETRY_MAX_SECONDS", 600.0),
+            "JOBS_METRICS_PORT": _int("JOBS_METRICS_PORT", 0),
+            "JOBS_HEARTBEAT_FILE": _env("JOBS_HEARTBEAT_FILE", "/tmp/worklog-worker-heartbeat"),  # noqa: S108
+            "NOTIFY_MAX_ATTEMPTS": _int("NOTIFY_MAX_ATTEMPTS", 5),
+            "NOTIFY_TIMEOUT_SECONDS": _float("NOTIFY_TIMEOUT_SECONDS", 5.0),
+            "REVIEWS_DRAFT_SCHEDULE": _env("REVIEWS_DRAFT_SCHEDULE", "0 6 * * 1"),
+            "APP_TIMEZONE": _env("APP_TIMEZONE", "UTC"),
             # Flask and extension settings derived from the above.
             "SQLALCHEMY_TRACK_MODIFICATIONS": False,
             "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
@@ -294,4 +308,23 @@ def startup_problems(settings: dict[str, Any]) -> list[str]:
     from app.oidc_config import oidc_problems
 
     problems.extend(oidc_problems(settings))
+    problems.extend(_schedule_problems(settings))
+    return problems
+
+
+def _schedule_problems(settings: dict[str, Any]) -> list[str]:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from croniter import croniter
+
+    problems = []
+    tz = settings.get("APP_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"APP_TIMEZONE must be an IANA time zone like Asia/Seoul; got {tz!r}.")
+    schedule = settings.get("REVIEWS_DRAFT_SCHEDULE") or "0 6 * * 1"
+    if not croniter.is_valid(schedule):
+        problems.append("REVIEWS_DRAFT_SCHEDULE must be a cron expression like '0 6 * * 1' "
+                        f"(Monday 06:00); got {schedule!r}.")
     return problems

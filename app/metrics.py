@@ -82,6 +82,16 @@ worker_memory_bytes = Gauge(
     multiprocess_mode="livesum",
 )
 
+# Background jobs. Counted where the job runs: the worker process (`flask jobs worker` serves
+# them on JOBS_METRICS_PORT) or, with SQLite, the web process that ran it in-process.
+jobs_total = Counter(
+    "jobs_total", "Job runs, by task and outcome (succeeded, retried, failed).", ["task", "status"],
+)
+job_duration_seconds = Histogram(
+    "job_duration_seconds", "Time one job run took, by task.", ["task"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0),
+)
+
 _MEMORY_EVERY_SECONDS = 5.0
 _memory_sampled_at = 0.0
 
@@ -151,6 +161,12 @@ def start_known_series() -> None:
             families[name].labels(**labels)
 
 
+def observe_job(task: str, status: str, seconds: float) -> None:
+    """One job run (app.jobs.registry.run)."""
+    jobs_total.labels(task=_label(task), status=_label(status)).inc()
+    job_duration_seconds.labels(task=_label(task)).observe(max(seconds, 0.0))
+
+
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
     """Called once per response by the app's after_request hook."""
     method = method if method in KNOWN_METHODS else "OTHER"
@@ -201,7 +217,31 @@ class _Forward(Collector):
         yield from self._registry.collect()
 
 
-def render(active_sessions: Callable[[], float | None]) -> bytes:
+class _JobGauges(Collector):
+    """jobs_queued{queue} and job_worker_heartbeat_age_seconds, read from the queue's tables."""
+
+    def __init__(self, compute: Callable[[], tuple[dict[str, int], float | None] | None]) -> None:
+        self._compute = compute
+
+    def collect(self) -> Iterator[Metric]:
+        found = self._compute()
+        if found is None:
+            return
+        depths, age = found
+        queued = GaugeMetricFamily("jobs_queued", "Jobs waiting to run, by queue.", labels=["queue"])
+        for queue, depth in sorted(depths.items()):
+            queued.add_metric([queue], depth)
+        yield queued
+        if age is not None:
+            heartbeat = GaugeMetricFamily("job_worker_heartbeat_age_seconds",
+                                          "Seconds since the freshest job-worker heartbeat.")
+            heartbeat.add_metric([], age)
+            yield heartbeat
+
+
+def render(active_sessions: Callable[[], float | None],
+           job_gauges: Callable[[], tuple[dict[str, int], float | None] | None] | None = None
+           ) -> bytes:
     """The Prometheus text for one scrape: every worker's values plus scrape-time gauges."""
     registry = CollectorRegistry(auto_describe=False)
     if MULTIPROCESS:
@@ -212,6 +252,8 @@ def render(active_sessions: Callable[[], float | None]) -> bytes:
         "active_sessions_total", "Signed-in sessions that have not ended or gone idle.",
         active_sessions,
     ))
+    if job_gauges is not None:
+        registry.register(_JobGauges(job_gauges))
     return generate_latest(registry)
 
 

@@ -182,7 +182,10 @@ def _empty_tables() -> None:
     tables = [t for t in reversed(db.metadata.sorted_tables)]
     if db.engine.dialect.name == "postgresql":
         names = ", ".join(f'"{t.name}"' for t in tables)
-        db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        # procrastinate's queue (app/jobs) is not in the models but is emptied too.
+        queue = ("procrastinate_jobs, procrastinate_workers, procrastinate_periodic_defers, "
+                 "procrastinate_events")
+        db.session.execute(sa.text(f"TRUNCATE {names}, {queue} RESTART IDENTITY CASCADE"))
     else:
         for table in tables:
             db.session.execute(table.delete())

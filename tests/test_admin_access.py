@@ -79,6 +79,7 @@ ROUTES = [
     ("GET", "/admin/usage", False),
     ("GET", "/admin/usage?from=2026-11-01&to=2026-11-23", False),
     ("GET", "/admin/system", False),
+    ("GET", "/admin/jobs", False),
     ("GET", "/admin/reauth?next=/admin/users", False),
     ("POST", "/admin/reauth", False),
 ]

@@ -16,7 +16,7 @@ from flask_migrate import downgrade, upgrade
 
 from app import MIGRATIONS_DIR, create_app
 from app.extensions import db
-from app.models.search_index import FTS_TABLE, include_object_for
+from app.models.search_index import FTS_TABLE, JOBS_TABLE_PREFIX, include_object_for
 from tests.conftest import _base_config, _create_pg_database, _drop_pg_database, _postgres_url
 
 HEADS = set(ScriptDirectory(MIGRATIONS_DIR).get_heads())
@@ -64,7 +64,8 @@ def _current_heads() -> set[str]:
 
 def _tables() -> set[str]:
     names = set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
-    return {name for name in names if not name.startswith(FTS_TABLE)}  # SQLite's search index
+    # SQLite's search index; procrastinate's queue tables (PostgreSQL, not in the models)
+    return {name for name in names if not name.startswith((FTS_TABLE, JOBS_TABLE_PREFIX))}
 
 
 def _db_check(application: Flask):

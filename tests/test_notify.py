@@ -1,19 +1,20 @@
-"""Slack and Teams notifications of review transitions, against real HTTP receivers on 127.0.0.1."""
+"""Slack and Teams messages (payloads) and one delivery attempt (`post`), against real HTTP
+receivers on 127.0.0.1. The job around it (queueing, retries, idempotency) is in test_jobs*.py."""
 
 from __future__ import annotations
 
 import json
-import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from flask import Flask
 
-from app.services.reviews.notify import EVENTS, notify_review_event, wait_for_notifications
+from app.services.outbound import parse_retry_after
+from app.services.reviews.notify import ReviewEvent, post, slack_payload, teams_payload
 
 REVIEW_URL = "https://worklog.example.com/reviews/r/42"
 
@@ -27,6 +28,8 @@ class Receiver:
     def __init__(self, path: str = "/services/T000/B000/s3cr3t-hook-token") -> None:
         self.path = path
         self.bodies: list[Any] = []
+        self.keys: list[str | None] = []  # Idempotency-Key of each request, in order
+        self.times: list[float] = []  # time.monotonic() of each arrival
         self.script: deque[int | str] = deque()
         self.retry_after: str | None = None
         self.arrived = threading.Event()
@@ -50,6 +53,8 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.bodies.append(json.loads(raw))
+                receiver.keys.append(self.headers.get("Idempotency-Key"))
+                receiver.times.append(time.monotonic())
                 receiver.arrived.set()
                 status = receiver.script.popleft() if receiver.script else 200
                 if status == "hang":
@@ -63,6 +68,11 @@ class Receiver:
                 self.wfile.write(b"ok")
 
         return Handler
+
+    @property
+    def effects(self) -> int:
+        """Distinct effects, as a receiver honouring Idempotency-Key counts them."""
+        return len(set(self.keys))
 
     def __enter__(self) -> Receiver:
         self._thread.start()
@@ -81,184 +91,71 @@ def slack() -> Iterator[Receiver]:
         yield receiver
 
 
-@pytest.fixture
-def teams() -> Iterator[Receiver]:
-    with Receiver("/webhookb2/abc@def/IncomingWebhook/s3cr3t/xyz") as receiver:
-        yield receiver
+EVENT = ReviewEvent("approved", "Mina Member", "mina@example.com", "2026-W47", "approved",
+                    "Lee Lead", REVIEW_URL, "Good week")
 
 
-def make_app(**config: Any) -> Flask:
-    """Only configuration is read, so a bare Flask app is the real thing here."""
-    app = Flask("notify-test")
-    app.config.update({"NOTIFY_TIMEOUT_SECONDS": 2, "NOTIFY_BACKOFF_SECONDS": 0.05, **config})
-    return app
+def send(receiver: Receiver, body: dict | None = None, **kwargs: Any):
+    payload = json.dumps(body or slack_payload(EVENT)).encode()
+    return post(receiver.url, payload, timeout=kwargs.pop("timeout", 3.0), key="k-1", **kwargs)
 
 
-def notify(app: Flask, event: str = "approved", **overrides: Any) -> None:
-    fields = {"author_name": "Mina Member", "author_email": "mina@example.com", "week": "2026-W47",
-              "status": event, "actor_name": "Lee Lead", "url": REVIEW_URL, "comment": None}
-    notify_review_event(app, event, **{**fields, **overrides})
+def test_a_slack_message_has_text_blocks_and_the_link() -> None:
+    body = slack_payload(EVENT)
+    assert "Lee Lead approved Mina Member's weekly review for 2026-W47" in body["text"]
+    assert REVIEW_URL in json.dumps(body) and body["unfurl_links"] is False
+    assert any("Good week" in json.dumps(block) for block in body["blocks"])
 
 
-@pytest.fixture(autouse=True)
-def flushed() -> Iterator[None]:
-    yield
-    assert wait_for_notifications(15), "notifications were still being sent after the test"
+def test_a_teams_message_is_an_adaptive_card() -> None:
+    body = teams_payload(EVENT)
+    card = body["attachments"][0]
+    assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert card["content"]["actions"][0]["url"] == REVIEW_URL
 
 
-def all_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def test_hostile_text_is_neutralised_for_slack() -> None:
+    hostile = ReviewEvent("submitted", "<!channel> @here <http://evil|x>", "a@b.c", "2026-W47",
+                          "submitted", "x", REVIEW_URL)
+    text = json.dumps(slack_payload(hostile))
+    assert "<!channel>" not in text and "@here" not in text and "<http://evil" not in text
 
 
-def test_it_posts_a_slack_message_with_text_and_blocks(slack: Receiver) -> None:
-    notify(make_app(SLACK_WEBHOOK_URL=slack.url), "approved")
-    assert wait_for_notifications(10)
-    [body] = slack.bodies
-    assert body["text"].startswith("Lee Lead approved Mina Member's weekly review for 2026-W47")
-    section = body["blocks"][0]
-    assert section["type"] == "section" and section["text"]["type"] == "mrkdwn"
-    assert f"<{REVIEW_URL}|Open the review>" in section["text"]["text"]
-    assert "mina@example.com" in all_text(body["blocks"])
+def test_a_delivery_sends_the_body_and_the_idempotency_key(slack: Receiver) -> None:
+    outcome = send(slack)
+    assert outcome.sent and outcome.reason == "http_200"
+    assert slack.bodies == [slack_payload(EVENT)] and slack.keys == ["k-1"]
 
 
-def test_it_posts_a_teams_adaptive_card(teams: Receiver) -> None:
-    notify(make_app(TEAMS_WEBHOOK_URL=teams.url), "changes_requested", comment="Add the numbers.")
-    assert wait_for_notifications(10)
-    [body] = teams.bodies
-    assert body["type"] == "message"
-    [attachment] = body["attachments"]
-    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
-    card = attachment["content"]
-    assert card["type"] == "AdaptiveCard" and float(card["version"]) >= 1.4
-    texts = [run["text"] for block in card["body"] for run in block["inlines"]]
-    assert texts[0] == "Lee Lead requested changes to Mina Member's weekly review for 2026-W47"
-    assert "Add the numbers." in texts
-    assert card["actions"] == [{"type": "Action.OpenUrl", "title": "Open the review", "url": REVIEW_URL}]
+def test_a_500_is_retryable(slack: Receiver) -> None:
+    slack.script.append(500)
+    outcome = send(slack)
+    assert not outcome.sent and outcome.retryable and outcome.reason == "http_500"
 
 
-@pytest.mark.parametrize("event", EVENTS)
-def test_it_sends_to_both_when_both_are_set(slack: Receiver, teams: Receiver, event: str) -> None:
-    notify(make_app(SLACK_WEBHOOK_URL=slack.url, TEAMS_WEBHOOK_URL=teams.url), event)
-    assert wait_for_notifications(10)
-    assert len(slack.bodies) == 1 and len(teams.bodies) == 1
-    assert "2026-W47" in slack.bodies[0]["text"]
-    assert "2026-W47" in all_text(teams.bodies[0])
-
-
-def test_a_submission_names_the_author(slack: Receiver) -> None:
-    notify(make_app(SLACK_WEBHOOK_URL=slack.url), "submitted", actor_name="Mina Member")
-    assert wait_for_notifications(10)
-    assert slack.bodies[0]["text"].startswith("Mina Member submitted their weekly review for 2026-W47")
-
-
-def test_nothing_is_sent_when_no_webhook_is_set(slack: Receiver) -> None:
-    notify(make_app(SLACK_WEBHOOK_URL="", TEAMS_WEBHOOK_URL=None))
-    assert wait_for_notifications(10)
-    assert slack.bodies == []
-
-
-def test_a_500_is_retried_and_then_delivered(slack: Receiver, caplog) -> None:
-    slack.script.extend([500, 503])
-    with caplog.at_level(logging.INFO, logger="app.notify"):
-        notify(make_app(SLACK_WEBHOOK_URL=slack.url))
-        assert wait_for_notifications(10)
-    assert len(slack.bodies) == 3 and slack.bodies[0] == slack.bodies[2]
-    assert any(r.message == "notification sent" and r.attempts == 3 for r in caplog.records)
-
-
-def test_a_429_waits_for_retry_after(slack: Receiver) -> None:
+def test_a_429_carries_its_retry_after(slack: Receiver) -> None:
     slack.script.append(429)
-    slack.retry_after = "0"
-    notify(make_app(SLACK_WEBHOOK_URL=slack.url, NOTIFY_BACKOFF_SECONDS=60))
-    # Retry-After 0 beats a minute's back-off: the retry comes at once.
-    assert wait_for_notifications(10)
-    assert len(slack.bodies) == 2
+    slack.retry_after = "7"
+    outcome = send(slack)
+    assert outcome.retryable and outcome.retry_after == 7.0
 
 
-def test_it_gives_up_after_the_last_attempt_and_logs_without_the_secret(slack: Receiver,
-                                                                         caplog) -> None:
-    slack.script.extend([500, 500, 500, 500])
-    with caplog.at_level(logging.INFO, logger="app.notify"):
-        notify(make_app(SLACK_WEBHOOK_URL=slack.url))  # does not raise
-        assert wait_for_notifications(10)
-    assert len(slack.bodies) == 3
-    [failure] = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert "after 3 attempt(s): http_500" in failure.getMessage()
-    assert failure.webhook.startswith("http://127.0.0.1:") and failure.webhook.endswith("/******")
-    logged = " ".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
-    assert "s3cr3t" not in logged and slack.path not in logged
+def test_retry_after_as_an_http_date_and_capped() -> None:
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    assert parse_retry_after("999999", cap=60) == 60
+    assert parse_retry_after("soon") is None
 
 
-def test_a_client_error_is_not_retried(slack: Receiver, caplog) -> None:
+def test_a_client_error_is_permanent(slack: Receiver) -> None:
     slack.script.append(404)
-    with caplog.at_level(logging.ERROR, logger="app.notify"):
-        notify(make_app(SLACK_WEBHOOK_URL=slack.url))
-        assert wait_for_notifications(10)
-    assert len(slack.bodies) == 1
-    assert "http_404" in caplog.records[-1].getMessage()
+    outcome = send(slack)
+    assert not outcome.sent and not outcome.retryable
 
 
-def test_an_unreachable_webhook_is_logged_not_raised(caplog) -> None:
+def test_an_unreachable_webhook_is_retryable_and_a_bad_url_is_not() -> None:
     with Receiver() as gone:
-        url = gone.url  # a port that nobody listens on once the receiver is closed
-    with caplog.at_level(logging.ERROR, logger="app.notify"):
-        notify(make_app(TEAMS_WEBHOOK_URL=url))
-        assert wait_for_notifications(10)
-    [failure] = caplog.records
-    assert "connection_error" in failure.getMessage() and failure.service == "teams"
-    assert "s3cr3t" not in failure.getMessage()
-
-
-def test_a_bad_webhook_url_is_logged_without_the_url(caplog) -> None:
-    with caplog.at_level(logging.ERROR, logger="app.notify"):
-        notify(make_app(SLACK_WEBHOOK_URL="ftp://hooks.example.com/s3cr3t"))
-        assert wait_for_notifications(10)
-    [failure] = caplog.records
-    assert "not http(s)" in failure.getMessage() and "s3cr3t" not in str(vars(failure))
-
-
-def test_a_hanging_webhook_does_not_hold_up_the_caller(slack: Receiver) -> None:
-    slack.script.append("hang")
-    notify(make_app(SLACK_WEBHOOK_URL=slack.url, NOTIFY_TIMEOUT_SECONDS=30))
-    # The call has returned while its message is still on the way: the receiver holds it.
-    assert slack.arrived.wait(10)
-    assert wait_for_notifications(0) is False
-    slack.release.set()
-    assert wait_for_notifications(10)
-    assert len(slack.bodies) == 1
-
-
-def test_an_unknown_event_is_a_programming_error(slack: Receiver) -> None:
-    with pytest.raises(ValueError):
-        notify(make_app(SLACK_WEBHOOK_URL=slack.url), "deleted")
-
-
-HOSTILE = "<script>alert(1)</script> <!channel> @here <@U024BE7LH> [click](https://evil.example) &amp;"
-
-
-def test_hostile_text_is_neutralised_for_slack(slack: Receiver) -> None:
-    notify(make_app(SLACK_WEBHOOK_URL=slack.url), "changes_requested",
-           author_name="Eve <!everyone>", comment=HOSTILE)
-    assert wait_for_notifications(10)
-    sent = all_text(slack.bodies[0])
-    for live in ("<script>", "<!channel>", "<!everyone>", "<@U024BE7LH>", "@here"):
-        assert live not in sent
-    assert "&lt;script&gt;" in sent and "&lt;!channel&gt;" in sent
-    assert "@\u200bhere" in sent  # still readable, never a mention
-    assert "&amp;amp;" in sent  # a literal "&amp;" typed by the user stays literal
-    # The only link is ours.
-    links = [b["text"]["text"] for b in slack.bodies[0]["blocks"] if b["type"] == "section"]
-    assert sum(text.count("<") for text in links) == 1
-
-
-def test_hostile_text_is_plain_text_for_teams(teams: Receiver) -> None:
-    notify(make_app(TEAMS_WEBHOOK_URL=teams.url), "changes_requested", comment=HOSTILE)
-    assert wait_for_notifications(10)
-    card = teams.bodies[0]["attachments"][0]["content"]
-    # Adaptive Cards read no Markdown in a TextRun, and user text is only ever in TextRuns.
-    elements = [block["type"] for block in card["body"]]
-    assert set(elements) == {"RichTextBlock"}
-    runs = [run for block in card["body"] for run in block["inlines"]]
-    assert all(run["type"] == "TextRun" for run in runs)
-    comment = next(run["text"] for run in runs if "script" in run["text"])
-    assert "@\u200bhere" in comment and "@here" not in comment
+        url = gone.url
+    down = post(url, b"{}", timeout=2, key="k")
+    assert not down.sent and down.retryable and down.reason.startswith("connection_error")
+    bad = post("ftp://hooks.example.com/secret", b"{}", timeout=2, key="k")
+    assert not bad.sent and not bad.retryable and bad.reason == "invalid_url"

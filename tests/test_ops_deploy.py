@@ -42,8 +42,12 @@ def _k8s() -> dict[str, list[dict]]:
     return found
 
 
+def _deployments() -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in _k8s()["Deployment"]}
+
+
 def test_kubernetes_deployment_probes_health_and_ready_and_runs_as_non_root():
-    (deployment,) = _k8s()["Deployment"]
+    deployment = _deployments()["worklog"]
     spec = deployment["spec"]["template"]["spec"]
     (container,) = spec["containers"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
@@ -53,6 +57,21 @@ def test_kubernetes_deployment_probes_health_and_ready_and_runs_as_non_root():
     assert names == {"worklog-config", "worklog-secrets"}
     (service,) = _k8s()["Service"]
     assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_kubernetes_workers_stop_within_their_grace_period_and_probe_the_heartbeat():
+    worker = _deployments()["worklog-worker"]
+    spec = worker["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert worker["spec"]["replicas"] == 2
+    assert container["command"][:3] == ["flask", "jobs", "worker"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    # The worker exits at most 5 s after its grace bound; Kubernetes must wait longer than that.
+    assert spec["terminationGracePeriodSeconds"] > float(env["JOBS_SHUTDOWN_GRACE_SECONDS"]) + 5
+    assert container["livenessProbe"]["exec"]["command"][:3] == ["flask", "jobs", "alive"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert compose["services"]["worker"]["command"][:3] == ["flask", "jobs", "worker"]
 
 
 def test_kubernetes_cronjobs_draft_the_week_and_back_up():

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.services.reviews.notify import wait_for_notifications
+from app import jobs
 from tests.llm_server import WEEK
 from tests.test_notify import Receiver
 
@@ -24,7 +24,7 @@ def hooks() -> Iterator[tuple[Receiver, Receiver]]:
 def config_overrides(hooks: tuple[Receiver, Receiver]) -> dict:
     slack, teams = hooks
     return {"SLACK_WEBHOOK_URL": slack.url, "TEAMS_WEBHOOK_URL": teams.url,
-            "NOTIFY_TIMEOUT_SECONDS": 2, "NOTIFY_BACKOFF_SECONDS": 0.05,
+            "NOTIFY_TIMEOUT_SECONDS": 2, "JOBS_RETRY_BASE_SECONDS": 0.05,
             "LOGIN_RATE_LIMIT": "1000/minute", "SERVER_NAME": "worklog.test"}
 
 
@@ -45,7 +45,7 @@ def test_submit_request_changes_and_approve_are_each_sent_to_both(app, client, a
     auth.logout()
     auth.login_as(actors.lead)
     client.post_form("/reviews/r/1/approve", {"comment": ""})
-    assert wait_for_notifications(15)
+    assert jobs.drain(app)
     assert len(slack.bodies) == 4 and len(teams.bodies) == 4
     sent = text(slack)
     assert "submitted" in sent[0] and WEEK in sent[0] and "Mina Member" in sent[0]
@@ -61,7 +61,7 @@ def test_saving_a_draft_and_refused_actions_send_nothing(app, client, auth, acto
     auth.login_as(actors.member)
     client.post_form(f"/reviews/{WEEK}", {"body": "Just a draft.", "version": "0"})
     client.post_form(f"/reviews/{WEEK}", {"body": "stale", "version": "0", "action": "submit"})
-    assert wait_for_notifications(15)
+    assert jobs.drain(app)
     assert slack.bodies == [] and teams.bodies == []
 
 
@@ -75,4 +75,4 @@ def test_a_failing_webhook_does_not_fail_the_action(app, client, auth, actors, h
     assert response.status_code == 302  # answered while Teams still holds the request
     assert "submitted" in client.get(response.headers["Location"]).get_data(as_text=True).lower()
     teams.release.set()
-    assert wait_for_notifications(15)
+    assert jobs.drain(app)

@@ -6,6 +6,7 @@ Users, teams, the audit log and LLM usage have modules of their own, imported at
 import sqlalchemy as sa
 from flask import current_app, render_template
 
+from app import jobs
 from app.admin import bp
 from app.extensions import db
 from app.models import AuditEvent, Invite, Team, User, UserSession
@@ -78,7 +79,8 @@ def system() -> str:
         healthy=HEALTHY,
         settings=settings,
         database_backend=db.engine.dialect.name,
+        jobs_backend=jobs.backend(),
     )
 
 
-from app.admin import audit_log, identities, teams, usage, users  # noqa: E402,F401
+from app.admin import audit_log, identities, job_queue, teams, usage, users  # noqa: E402,F401

@@ -5,6 +5,7 @@ from app.models.audit import AuditEvent
 from app.models.embedding import EntryEmbedding
 from app.models.identity import UserIdentity
 from app.models.invite import Invite
+from app.models.job import JobEffect, JobError
 from app.models.llm import LLMCall
 from app.models.log import Impact, LogEntry, LogEntryTag, LogEntryVersion
 from app.models.review import ReviewComment, ReviewStatus, WeeklyReview
@@ -13,7 +14,8 @@ from app.models.token import ApiToken
 from app.models.user import Role, Team, User
 
 __all__ = [
-    "ApiToken", "AskQuestion", "AuditEvent", "EntryEmbedding", "Impact", "Invite", "LLMCall", "LogEntry",
+    "ApiToken", "AskQuestion", "AuditEvent", "EntryEmbedding", "Impact", "Invite", "JobEffect",
+    "JobError", "LLMCall", "LogEntry",
     "LogEntryTag", "LogEntryVersion", "ReviewComment", "ReviewStatus", "Role", "Team", "User",
     "UserIdentity", "UserSession", "WeeklyReview",
 ]

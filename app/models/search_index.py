@@ -39,12 +39,17 @@ POSTGRES_ONLY_INDEXES = {"ix_log_entries_search_trgm", "ix_log_entries_user_sear
 IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]
 
 
+# procrastinate's own tables (the job queue): created by a migration from the library's
+# schema file, not described by the models.
+JOBS_TABLE_PREFIX = "procrastinate_"
+
+
 def include_object_for(dialect: str) -> IncludeObject:
     """Alembic filter: leave the FTS5 table (and its shadow tables) alone, and do not expect
     PostgreSQL-only indexes on SQLite."""
 
     def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-        if type_ == "table" and name and name.startswith(FTS_TABLE):
+        if type_ == "table" and name and name.startswith((FTS_TABLE, JOBS_TABLE_PREFIX)):
             return False
         return not (type_ == "index" and dialect != "postgresql" and name in POSTGRES_ONLY_INDEXES)
 

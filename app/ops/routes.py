@@ -38,7 +38,7 @@ def _database_probe(app: Flask) -> DatabaseProbe:
 def current_readiness() -> Readiness:
     """This instance's readiness, as /ready reports it (the admin console shows it too)."""
     cfg = current_app.config
-    return readiness(
+    result = readiness(
         _database_probe(current_app._get_current_object()),  # type: ignore[attr-defined]
         timeout=cfg["READY_TIMEOUT_SECONDS"],
         disk_path=current_app.instance_path,
@@ -46,6 +46,53 @@ def current_readiness() -> Readiness:
         llm_provider=cfg["LLM_PROVIDER"],
         llm_api_key=cfg["OPENAI_API_KEY"],
     )
+    result.components["jobs"] = _jobs_component(result.components.get("database") == "ok")
+    return result
+
+
+def _jobs_component(database_ok: bool) -> str:
+    """The job workers as /ready reports them; never fails readiness (health.ADVISORY).
+
+    Read on a connection of its own in a daemon thread, waited for at most a second: a pooled
+    connection that went silent must not hold /ready (the database probe reports that).
+    """
+    from app import jobs
+    from app.jobs.engine import conninfo
+    from app.services.ops.health import jobs_status
+
+    backend = jobs.backend()
+    stalled = float(current_app.config.get("JOBS_STALLED_SECONDS", 30))
+    if backend != "queue":
+        return jobs_status(backend, None, stalled)
+    if not database_ok:
+        return "unknown"
+    url = conninfo(current_app._get_current_object())  # type: ignore[attr-defined]
+    result: dict[str, float | None] = {}
+
+    def read() -> None:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=2, options="-c statement_timeout=1000") as conn:
+            row = conn.execute("SELECT EXTRACT(EPOCH FROM (now() - max(last_heartbeat))) "
+                               "FROM procrastinate_workers").fetchone()
+            result["age"] = None if row is None or row[0] is None else float(row[0])
+
+    thread = threading.Thread(target=_quietly(read), name="ready-jobs", daemon=True)
+    thread.start()
+    thread.join(timeout=min(1.0, float(current_app.config["READY_TIMEOUT_SECONDS"])))
+    if "age" not in result:
+        return "unknown"
+    return jobs_status(backend, result["age"], stalled)
+
+
+def _quietly(func):  # noqa: ANN001, ANN202 - a thread target whose failure means "unknown"
+    def run() -> None:
+        try:
+            func()
+        except Exception:  # noqa: BLE001
+            log.info("jobs_status_unavailable", exc_info=True)
+
+    return run
 
 
 def draining() -> bool:
@@ -110,6 +157,24 @@ def _active_sessions() -> float | None:
         db.session.remove()
 
 
+def _job_gauges() -> tuple[dict[str, int], float | None] | None:
+    """Queue depth per queue and worker heartbeat age (PostgreSQL queue backend only)."""
+    from app import jobs
+
+    if jobs.backend() != "queue":
+        return None
+    from app.jobs import admin as job_admin
+
+    try:
+        return job_admin.queue_depths(), job_admin.heartbeat_age()
+    except Exception:  # noqa: BLE001 - a scrape must answer even when the database does not
+        db.session.rollback()
+        log.warning("job_gauges_unavailable", exc_info=True)
+        return None
+    finally:
+        db.session.remove()
+
+
 def _metrics_token_ok() -> bool:
     expected = current_app.config.get("METRICS_TOKEN")
     if not expected:
@@ -126,6 +191,6 @@ def prometheus_metrics() -> Response:
         response = json_error(401, "authentication_required", "A valid metrics token is required.")
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    response = Response(metrics.render(_active_sessions), mimetype=None)
+    response = Response(metrics.render(_active_sessions, _job_gauges), mimetype=None)
     response.headers["Content-Type"] = metrics.CONTENT_TYPE
     return _no_store(response)

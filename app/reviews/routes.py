@@ -9,7 +9,6 @@ from typing import Any
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     render_template,
     request,
@@ -71,18 +70,12 @@ def render_review(review: WeeklyReview, reader: User) -> Any:
 
 
 def _notify(review: WeeklyReview, event: str, actor: User, comment: str | None = None) -> None:
-    """Tell Slack/Teams after the commit. Never fails or delays the user's action."""
-    try:
-        from app.services.reviews.notify import notify_review_event
+    """Queue the Slack/Teams notification jobs in the transition's transaction (before the
+    commit): they exist if and only if the change commits (app.jobs)."""
+    from app.services.reviews.notify import queue_review_event
 
-        notify_review_event(
-            current_app._get_current_object(), event,
-            author_name=review.user.display_name, author_email=review.user.email,
-            week=review.week, status=review.status, actor_name=actor.display_name,
-            url=external_url("reviews.review", review_id=review.id), comment=comment,
-        )
-    except Exception:  # a notification problem is logged, never the user's problem
-        current_app.logger.exception("could not queue the review notification")
+    queue_review_event(event, review_id=review.id, actor_id=actor.id, comment=comment,
+                       url=external_url("reviews.review", review_id=review.id))
 
 
 # --- the author's weeks ---------------------------------------------------------------
@@ -133,6 +126,7 @@ def save(week: str) -> str | Response | tuple[str, int]:
         review = service.save_body(user, iso, body, expected, info=request_context())
         if submitting:
             service.submit(user, review, review.version, info=request_context())
+            _notify(review, "submitted", user)
         db.session.commit()
     except service.ReviewError as exc:
         db.session.rollback()
@@ -143,7 +137,6 @@ def save(week: str) -> str | Response | tuple[str, int]:
             return render_template("reviews/_editor.html", **context), status
         return render_template("reviews/week.html", **context), status
     if submitting:
-        _notify(review, "submitted", user)
         return _after_action(review, _("Review submitted to your lead."))
     flash(_("Review saved."), "success")
     if is_htmx():
@@ -287,6 +280,7 @@ def submit(review_id: int) -> Response | tuple[str, int]:
     item = get_review_for(user, review_id, Action.WRITE)
     try:
         service.submit(user, item, form_int("version"), info=request_context())
+        _notify(item, "submitted", user)
         db.session.commit()
     except service.ReviewError as exc:
         if exc.code in ("stale", "wrong_status", "empty"):
@@ -294,7 +288,6 @@ def submit(review_id: int) -> Response | tuple[str, int]:
             flash(error_message(exc.code, exc.review), "error")
             return redirect_for(url_for("reviews.week", week=item.week))
         return _refused(user, item, exc)
-    _notify(item, "submitted", user)
     return _after_action(item, _("Review submitted to your lead."))
 
 
@@ -304,10 +297,10 @@ def _decide(review_id: int, approve: bool) -> Response | tuple[str, int]:
     comment = request.form.get("comment", "")
     try:
         service.decide(user, item, approve, comment, info=request_context())
+        _notify(item, "approved" if approve else "changes_requested", user, comment.strip() or None)
         db.session.commit()
     except service.ReviewError as exc:
         return _refused(user, item, exc)
-    _notify(item, "approved" if approve else "changes_requested", user, comment.strip() or None)
     return _after_action(item, _("Review approved.") if approve else _("Changes requested."))
 
 

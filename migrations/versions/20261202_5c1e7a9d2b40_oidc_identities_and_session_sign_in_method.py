@@ -1,7 +1,7 @@
 """company sign-in identities and each session's sign-in method
 
 Revision ID: 5c1e7a9d2b40
-Revises: f3b8d0c6a215
+Revises: a8c4e2f19d53
 Create Date: 2026-12-02 23:10:00
 
 An OpenID Connect identity is (issuer, subject), unique, owned by one user. Sessions say how
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5c1e7a9d2b40'
-down_revision = 'f3b8d0c6a215'
+down_revision = 'a8c4e2f19d53'
 branch_labels = None
 depends_on = None
 

@@ -200,6 +200,7 @@ def _check_database(settings: Mapping[str, Any], report: ConfigReport) -> None:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
             current = set(MigrationContext.configure(conn).get_current_heads())
+            heartbeat = _worker_heartbeat(conn) if url.startswith("postgresql") else None
     except Exception as exc:  # noqa: BLE001 - any failure means unreachable; say why
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
         report.problems.append(f"DATABASE_URL is unreachable ({mask_url(url)}): {reason}")
@@ -213,6 +214,29 @@ def _check_database(settings: Mapping[str, Any], report: ConfigReport) -> None:
         report.warnings.append("The database schema is not at the latest migration: run `flask db upgrade`.")
     else:
         report.checks["migrations"] = "ok"
+    if url.startswith("postgresql") and settings.get("APP_ENV") == "production" \
+            and settings.get("JOBS_BACKEND", "auto") in ("auto", "queue"):
+        stalled = float(settings.get("JOBS_STALLED_SECONDS") or 30)
+        if heartbeat is None or heartbeat > stalled:
+            report.checks["jobs"] = "no worker"
+            report.warnings.append(
+                "No job worker has been seen (no heartbeat in procrastinate_workers): "
+                "notifications and scheduled tasks wait until `flask jobs worker` runs.")
+        else:
+            report.checks["jobs"] = "ok"
+
+
+def _worker_heartbeat(conn: Any) -> float | None:
+    """Seconds since the freshest job-worker heartbeat; None when none (or no queue table)."""
+    import sqlalchemy as sa
+
+    try:
+        with conn.begin_nested():
+            age = conn.scalar(sa.text(
+                "SELECT EXTRACT(EPOCH FROM (now() - max(last_heartbeat))) FROM procrastinate_workers"))
+    except Exception:  # noqa: BLE001 - before the migration there is no queue table
+        return None
+    return None if age is None else float(age)
 
 
 def _check_redis(settings: Mapping[str, Any], report: ConfigReport) -> None:

@@ -18,6 +18,9 @@ from alembic.script import ScriptDirectory
 PROBE_CONNECT_TIMEOUT = 2
 HEALTHY = ("ok", "offline", "configured")
 NOT_CHECKED = "unknown"
+# Reported, but never what makes an instance unready: the web app serves without a job worker
+# (jobs wait in the queue), so "jobs: degraded (...)" must not take it out of the load balancer.
+ADVISORY = frozenset({"jobs"})
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,14 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return all(value in HEALTHY for value in self.components.values())
+        return all(value in HEALTHY for key, value in self.components.items()
+                   if key not in ADVISORY)
 
     @property
     def failing(self) -> list[str]:
         # "unknown" is not a failure of its own: migrations cannot be read without a database.
-        return [k for k, v in self.components.items() if v not in (*HEALTHY, NOT_CHECKED)]
+        return [k for k, v in self.components.items()
+                if k not in ADVISORY and v not in (*HEALTHY, NOT_CHECKED)]
 
 
 def script_heads(migrations_dir: str) -> set[str]:
@@ -149,3 +154,14 @@ def readiness(
             "disk_space": check_disk(disk_path, min_free_mb),
         }
     )
+
+
+def jobs_status(backend: str, heartbeat_age: float | None, stalled_seconds: float) -> str:
+    """`ok`, `in-process` (SQLite: no worker needed) or `degraded (no worker heartbeat ...)`."""
+    if backend != "queue":
+        return "in-process"
+    if heartbeat_age is None:
+        return "degraded (no worker heartbeat)"
+    if heartbeat_age > stalled_seconds:
+        return f"degraded (no worker heartbeat for {int(heartbeat_age)} s)"
+    return "ok"

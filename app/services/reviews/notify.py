@@ -1,14 +1,21 @@
-"""Slack and Microsoft Teams notifications of weekly-review transitions, sent in the background.
+"""Slack and Microsoft Teams notifications of weekly-review transitions, as background jobs.
 
-    notify_review_event(current_app._get_current_object(), "approved", author_name=...,
-                        author_email=..., week="2026-W47", status="approved",
-                        actor_name=..., url=..., comment=None)
+    queue_review_event("approved", review_id=7, actor_id=3, url=..., comment=None)
+    db.session.commit()
 
-Sent when SLACK_WEBHOOK_URL and/or TEAMS_WEBHOOK_URL are set, each in its service's own
-format. The caller never waits and never fails for it: messages are queued to a few daemon
-worker threads, each POST has a timeout and a few retries with back-off (honouring
-Retry-After, capped), and a failure is only logged (logger "app.notify", with the webhook URL
-masked: it is a secret). `wait_for_notifications()` flushes the queue (tests, CLI commands).
+Called *before* the commit of the change: one job per configured destination
+(SLACK_WEBHOOK_URL, TEAMS_WEBHOOK_URL) is enqueued in the same transaction (app.jobs), so a
+rolled-back change sends nothing and a committed one is always sent, even if the web process
+dies right after. The job (task `notify.review`, queue `notifications`) carries ids and the
+event, reads the review when it runs (a deleted review makes it a logged no-op), and POSTs
+with a timeout. 429 and 5xx and connection errors are retried by the job engine (exponential
+back-off with jitter, never sooner than Retry-After) up to NOTIFY_MAX_ATTEMPTS; other answers
+fail the job at once. The webhook URL is a secret: it is read from the configuration when the
+job runs (never stored in the job) and only logged masked.
+
+Idempotency: each (event, destination) has a key, sent as the `Idempotency-Key` header and
+written to `job_effects` right after a 2xx. A job run again (its worker was killed after the
+call, before the job was marked done) finds the key and sends nothing.
 
 The messages are in English on purpose: they go to a shared team channel, not to one reader,
 so they do not follow anyone's locale.
@@ -22,30 +29,29 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import queue
 import re
-import threading
-import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
+from app import jobs
+from app.extensions import db
 from app.services.outbound import mask_url, parse_retry_after
 
 log = logging.getLogger("app.notify")
 
 EVENTS = ("submitted", "approved", "changes_requested")
-WORKERS = 2
-QUEUE_MAX = 200  # beyond this a burst is dropped (and logged) rather than piling up memory
 TIMEOUT_SECONDS = 5.0
-MAX_ATTEMPTS = 3
-BACKOFF_SECONDS = 1.0  # 1 s, then 2 s, ...
-RETRY_AFTER_MAX_SECONDS = 30.0
+MAX_ATTEMPTS = 5
+RETRY_AFTER_MAX_SECONDS = 3600.0
+TASK = "notify.review"
+SERVICES = (("slack", "SLACK_WEBHOOK_URL"), ("teams", "TEAMS_WEBHOOK_URL"))
 COMMENT_MAX = 1000
 
 _HEADLINES = {
@@ -147,18 +153,6 @@ def teams_payload(e: ReviewEvent) -> dict[str, Any]:
 # -- delivery ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Delivery:
-    service: str  # "slack" or "teams"
-    event: str
-    url: str
-    body: bytes
-    timeout: float
-    attempts: int
-    backoff: float
-    retry_after_max: float
-
-
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     # A webhook does not redirect; following one would resend (or drop) the POST elsewhere.
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
@@ -168,154 +162,108 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
-def _post(delivery: Delivery) -> tuple[bool, bool, float | None, str]:
-    """One attempt: (sent, retryable, retry_after, reason)."""
-    request = urllib.request.Request(  # noqa: S310 - deliver() lets only http(s) through
-        delivery.url, data=delivery.body, method="POST",
-        headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "Worklog"})
+@dataclass(frozen=True)
+class Outcome:
+    sent: bool
+    retryable: bool
+    retry_after: float | None
+    reason: str
+
+
+def post(url: str, body: bytes, *, timeout: float, key: str) -> Outcome:
+    """One POST of a JSON body; never raises for network or HTTP failures."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        return Outcome(False, False, None, "invalid_url")
+    request = urllib.request.Request(  # noqa: S310 - only http(s) gets here
+        url, data=body, method="POST",
+        headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "Worklog",
+                 "Idempotency-Key": key})
     try:
-        with _opener.open(request, timeout=delivery.timeout) as response:
+        with _opener.open(request, timeout=timeout) as response:
             response.read(1024)
-            return True, False, None, f"http_{response.status}"
+            return Outcome(True, False, None, f"http_{response.status}")
     except urllib.error.HTTPError as exc:
         status = exc.code
         retryable = status == 429 or status >= 500
         wait = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None,
-                                 cap=delivery.retry_after_max) if retryable else None
-        return False, retryable, wait, f"http_{status}"
+                                 cap=RETRY_AFTER_MAX_SECONDS) \
+            if retryable else None
+        return Outcome(False, retryable, wait, f"http_{status}")
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         kind = "timeout" if isinstance(reason, TimeoutError) else "connection_error"
-        return False, True, None, f"{kind}: {type(reason).__name__}"
+        return Outcome(False, True, None, f"{kind}: {type(reason).__name__}")
     except ValueError:  # not a URL urllib can open; its message would contain the secret
-        return False, False, None, "invalid_url"
+        return Outcome(False, False, None, "invalid_url")
 
 
-def deliver(delivery: Delivery) -> bool:
-    """POST with retries on connection errors, timeouts, 429 and 5xx. Logs; never raises."""
-    where = {"service": delivery.service, "review_event": delivery.event,
-             "webhook": mask_url(delivery.url, secret_path=True)}
-    if urlsplit(delivery.url).scheme not in ("http", "https"):
-        log.error("notification not sent: the webhook URL is not http(s)", extra=where)
-        return False
-    reason = "not_tried"
-    for attempt in range(1, delivery.attempts + 1):
-        sent, retryable, wait, reason = _post(delivery)
-        if sent:
-            log.info("notification sent", extra={**where, "attempts": attempt})
-            return True
-        if not retryable or attempt == delivery.attempts:
-            break
-        if wait is None:
-            wait = delivery.backoff * 2 ** (attempt - 1)
-        log.warning("notification attempt %d failed (%s); retrying in %.1f s", attempt, reason,
-                    wait, extra=where)
-        time.sleep(wait)
-    log.error("notification failed after %d attempt(s): %s", attempt, reason,
-              extra={**where, "attempts": attempt, "reason": reason})
-    return False
+# -- queueing (in the caller's transaction) --------------------------------------------------
 
 
-# -- the background queue ------------------------------------------------------------------
+def destinations() -> list[tuple[str, str]]:
+    cfg = current_app.config
+    found = [(service, (cfg.get(key) or "").strip()) for service, key in SERVICES]
+    return [(service, hook) for service, hook in found if hook]
 
 
-class _Outbox:
-    """A bounded queue served by a few daemon threads, with a count of unfinished sends."""
+def queue_review_event(event: str, *, review_id: int, actor_id: int, url: str,
+                       comment: str | None = None) -> int:
+    """Enqueue one notification job per configured destination; returns how many.
 
-    def __init__(self) -> None:
-        self.queue: queue.Queue[Delivery] = queue.Queue(maxsize=QUEUE_MAX)
-        self.lock = threading.Lock()
-        self.idle = threading.Condition(self.lock)
-        self.unfinished = 0
-        self.threads: list[threading.Thread] = []
-
-    def put(self, delivery: Delivery) -> bool:
-        with self.lock:
-            self.threads = [t for t in self.threads if t.is_alive()]
-            while len(self.threads) < WORKERS:
-                thread = threading.Thread(target=self._work, name="notify", daemon=True)
-                thread.start()
-                self.threads.append(thread)
-            self.unfinished += 1
-        try:
-            self.queue.put_nowait(delivery)
-        except queue.Full:
-            self._done()
-            log.error("notification dropped: %d are already waiting to be sent", QUEUE_MAX,
-                      extra={"service": delivery.service, "review_event": delivery.event})
-            return False
-        return True
-
-    def _work(self) -> None:
-        while True:
-            delivery = self.queue.get()
-            try:
-                deliver(delivery)
-            except Exception as exc:  # noqa: BLE001 - a bug here must not kill the worker
-                log.error("notification failed unexpectedly: %s", type(exc).__name__,
-                          extra={"service": delivery.service, "review_event": delivery.event})
-            finally:
-                self._done()
-
-    def _done(self) -> None:
-        with self.idle:
-            self.unfinished -= 1
-            if self.unfinished <= 0:
-                self.idle.notify_all()
-
-    def wait(self, timeout: float | None) -> bool:
-        with self.idle:
-            return self.idle.wait_for(lambda: self.unfinished <= 0, timeout=timeout)
-
-
-_outbox = _Outbox()
-
-
-def _reset_after_fork() -> None:
-    # Threads do not survive fork (gunicorn workers); neither may a lock held at that moment.
-    global _outbox
-    _outbox = _Outbox()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
-
-
-def wait_for_notifications(timeout: float | None = 30.0) -> bool:
-    """Block until every queued notification is sent or given up; False if `timeout` ran out."""
-    return _outbox.wait(timeout)
-
-
-def notify_review_event(app: Flask, event: str, *, author_name: str, author_email: str,
-                        week: str, status: str, actor_name: str, url: str,
-                        comment: str | None = None) -> None:
-    """Queue a Slack and/or Teams message about a review transition; returns at once.
-
-    `event` is one of EVENTS (an unknown one is a programming error: ValueError). `url` is the
-    absolute link to the review. Nothing is sent when neither webhook is configured.
+    Call it before committing the transition. `event` is one of EVENTS (anything else is a
+    programming error: ValueError); `url` is the absolute link to the review.
     """
     if event not in EVENTS:
         raise ValueError(f"unknown review event {event!r}; one of {', '.join(EVENTS)}")
-    cfg = app.config
-    targets = [(service, cfg.get(key)) for service, key in
-               (("slack", "SLACK_WEBHOOK_URL"), ("teams", "TEAMS_WEBHOOK_URL"))]
-    targets = [(service, hook.strip()) for service, hook in targets if hook and hook.strip()]
-    if not targets:
-        return
-    review = ReviewEvent(event, author_name or "", author_email or "", week or "", status or "",
-                         actor_name or "", url or "", comment)
-    builders = {"slack": slack_payload, "teams": teams_payload}
-    for service, hook in targets:
+    event_id = uuid.uuid4().hex
+    targets = destinations()
+    for service, _hook in targets:
+        jobs.enqueue(TASK, review_id=review_id, event=event, actor_id=actor_id, url=url,
+                     comment=(comment or None), service=service,
+                     key=f"review.{event}:{review_id}:{event_id}:{service}")
+    return len(targets)
+
+
+# -- the job ---------------------------------------------------------------------------------
+
+
+@jobs.task(TASK, queue="notifications", max_attempts=MAX_ATTEMPTS,
+           attempts_setting="NOTIFY_MAX_ATTEMPTS")
+def send_review_event(*, review_id: int, event: str, actor_id: int, url: str, service: str,
+                      key: str, comment: str | None = None) -> str:
+    """The job: POST one review event to one destination, at most one effect per key."""
+    from app.models import JobEffect, User, WeeklyReview
+
+    where = {"service": service, "review_event": event, "review_id": review_id}
+    if db.session.get(JobEffect, key) is not None:
+        log.info("notification already sent; nothing to do", extra=where)
+        return "already_sent"
+    review = db.session.get(WeeklyReview, review_id)
+    if review is None:
+        log.info("notification skipped: the review no longer exists", extra=where)
+        return "gone"
+    hook = dict(destinations()).get(service)
+    if not hook:
+        log.warning("notification skipped: %s is no longer configured", service, extra=where)
+        return "not_configured"
+    actor = db.session.get(User, actor_id)
+    review_event = ReviewEvent(event, review.user.display_name or "", review.user.email or "",
+                               review.week, event, actor.display_name if actor else "someone",
+                               url, comment)
+    builder = slack_payload if service == "slack" else teams_payload
+    body = json.dumps(builder(review_event), ensure_ascii=False).encode()
+    timeout = float(current_app.config.get("NOTIFY_TIMEOUT_SECONDS") or TIMEOUT_SECONDS)
+    outcome = post(hook, body, timeout=timeout, key=key)
+    where["webhook"] = mask_url(hook, secret_path=True)
+    if outcome.sent:
+        db.session.add(JobEffect(key=key, task=TASK))
         try:
-            body = json.dumps(builders[service](review), ensure_ascii=False).encode()
-            _outbox.put(Delivery(
-                service=service, event=event, url=hook, body=body,
-                timeout=float(cfg.get("NOTIFY_TIMEOUT_SECONDS") or TIMEOUT_SECONDS),
-                attempts=int(cfg.get("NOTIFY_MAX_ATTEMPTS") or MAX_ATTEMPTS),
-                backoff=float(cfg.get("NOTIFY_BACKOFF_SECONDS", BACKOFF_SECONDS)),
-                retry_after_max=float(cfg.get("NOTIFY_RETRY_AFTER_MAX_SECONDS",
-                                              RETRY_AFTER_MAX_SECONDS)),
-            ))
-        except Exception as exc:  # noqa: BLE001 - a notification must never fail the action
-            log.error("notification not queued: %s", type(exc).__name__,
-                      extra={"service": service, "review_event": event})
+            db.session.commit()
+        except IntegrityError:  # a concurrent run of the same job recorded it first
+            db.session.rollback()
+        log.info("notification sent", extra=where)
+        return "sent"
+    log.warning("notification attempt failed: %s", outcome.reason, extra=where)
+    if outcome.retryable:
+        raise jobs.RetryLater(outcome.reason, outcome.retry_after)
+    raise jobs.GiveUp(f"{outcome.reason} from {mask_url(hook, secret_path=True)}")
