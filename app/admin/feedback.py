@@ -8,22 +8,18 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import render_template, request, url_for
-from flask_babel import gettext as _
-from flask_login import current_user
-from markupsafe import Markup
+from flask import render_template, request
 
-from app.access import readable_entry_ids
 from app.admin import bp
+from app.ask.rendering import rendered_answers
 from app.extensions import db
 from app.models import User
 from app.models.ask import AskQuestion, Rating
 from app.models.log import LogEntry
 from app.models.user import normalize_email
 from app.security.roles import admin_required
-from app.services.ask.answer import shown_answer
-from app.services.markdown import render_with_citations
 from app.services.paging import page_arg_value, paginate
+from app.web import me
 
 PAGE_SIZE = 20
 
@@ -91,23 +87,6 @@ def feedback() -> str:
         sa.select(AskQuestion.rating, sa.func.count()).where(AskQuestion.feedback_at.is_not(None))
         .group_by(AskQuestion.rating)).all())
     return render_template("admin/feedback.html", rows=rows, filters=filters, titles=titles,
-                           totals=totals, rendered=_rendered(rows, cited), page=page,
+                           totals=totals, rendered=rendered_answers(me(), rows), page=page,
                            endpoint="admin.feedback", args=filters.as_args)
 
-
-def _rendered(rows: list[AskQuestion], cited: set[int]) -> dict[int, Markup]:
-    """Each answer as HTML under the rule for model output: a citation links only when the entry
-    was given to the model for that answer and this admin may open it (their own entries; an
-    admin has no read access to other people's); no other link in the answer is live."""
-    readable = readable_entry_ids(current_user._get_current_object(), cited)
-    title = _("Not a verified citation: this entry was not among those searched, "
-              "or you cannot open it.")
-    rendered = {}
-    for row in rows:
-        allowed = set(row.cited_entry_ids or []) & readable
-
-        def link_for(entry_id: int, allowed: set[int] = allowed) -> str | None:
-            return url_for("log.detail", entry_id=entry_id) if entry_id in allowed else None
-
-        rendered[row.id] = render_with_citations(shown_answer(row.answer), link_for, title)
-    return rendered

@@ -10,10 +10,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_required
-from markupsafe import Markup
 
-from app.access import readable_entry_ids
 from app.ask import bp
+from app.ask.rendering import rendered_answers
 from app.errors import retry_after_seconds
 from app.extensions import db, limiter
 from app.metrics import count_rate_limit_exceeded
@@ -21,7 +20,6 @@ from app.models import User
 from app.models.ask import COMMENT_MAX, QUESTION_MAX, AskQuestion, Rating
 from app.services.ask import answer as ask_service
 from app.services.llm import LLMError
-from app.services.markdown import render_with_citations
 from app.web import (
     audit,
     is_htmx,
@@ -52,25 +50,6 @@ def _counts(response: Response) -> bool:
     return response.status_code not in (400, 422, 429)
 
 
-def _rendered_answers(user: User, rows: list[AskQuestion]) -> dict[int, Markup]:
-    """Each answer as HTML; a citation is a link only when the model was given that entry and the
-    asker may open it now. One query for the whole page."""
-    cited = {i for row in rows for i in (row.cited_entry_ids or [])}
-    readable = readable_entry_ids(user, cited)
-    unverified = _("Not a verified citation: this entry was not among those searched, "
-                   "or you cannot open it.")
-    rendered = {}
-    for row in rows:
-        allowed = set(row.cited_entry_ids or []) & readable
-
-        def link_for(entry_id: int, allowed: set[int] = allowed) -> str | None:
-            return url_for("log.detail", entry_id=entry_id) if entry_id in allowed else None
-
-        rendered[row.id] = render_with_citations(ask_service.shown_answer(row.answer), link_for,
-                                                 unverified)
-    return rendered
-
-
 def _context(user: User, *, answer: AskQuestion | None = None, error: str | None = None,
              question: str = "", include_team: bool = False, page: int = 1) -> dict[str, Any]:
     history, has_next = ask_service.recent_questions(user, page, HISTORY_PAGE_SIZE)
@@ -78,7 +57,7 @@ def _context(user: User, *, answer: AskQuestion | None = None, error: str | None
     return {
         "answer": answer, "error": error, "question": question, "include_team": include_team,
         "history": history, "page": page, "has_next": has_next,
-        "rendered": _rendered_answers(user, shown),
+        "rendered": rendered_answers(user, shown),
         "can_include_team": user.is_lead and user.team_id is not None,
         "question_max": QUESTION_MAX, "comment_max": COMMENT_MAX,
     }
@@ -86,7 +65,7 @@ def _context(user: User, *, answer: AskQuestion | None = None, error: str | None
 
 def _answer_fragment(user: User, answer: AskQuestion | None = None, error: str | None = None,
                      status: int = 200) -> tuple[str, int]:
-    rendered = _rendered_answers(user, [answer]) if answer is not None else {}
+    rendered = rendered_answers(user, [answer]) if answer is not None else {}
     return render_template("ask/_answer.html", answer=answer, error=error, rendered=rendered,
                            comment_max=COMMENT_MAX), status
 
@@ -100,7 +79,7 @@ def index() -> str:
     if wants_fragment("ask-history"):
         history, has_next = ask_service.recent_questions(user, page, HISTORY_PAGE_SIZE)
         return render_template("ask/_history.html", history=history, page=page, has_next=has_next,
-                               rendered=_rendered_answers(user, history), comment_max=COMMENT_MAX)
+                               rendered=rendered_answers(user, history), comment_max=COMMENT_MAX)
     answer = None
     asked = parse_int(request.args.get("a"), minimum=1)
     if asked is not None:

@@ -23,11 +23,11 @@ from app.services.ops.backup import (
     derived_key,
     key_id,
     open_backup,
-    restore_backup,
     schema_revision,
     signing_key,
     write_backup_file,
 )
+from app.services.ops.restore import restore_backup
 
 backup_cli = AppGroup("backup", help="Back up all data to a portable file, or restore one.")
 

@@ -98,12 +98,12 @@ def default_filename(now: datetime | None = None) -> str:
     return f"worklog-backup-{stamp}.jsonl.gz"
 
 
-def _tables(metadata: sa.MetaData) -> list[sa.Table]:
+def tables_of(metadata: sa.MetaData) -> list[sa.Table]:
     """Parents before children, so foreign keys hold while rows go in."""
     return list(metadata.sorted_tables)
 
 
-def _base_type(column: sa.Column) -> sa.types.TypeEngine:
+def base_type(column: sa.Column) -> sa.types.TypeEngine:
     kind = column.type
     while isinstance(kind, sa.types.TypeDecorator):
         kind = kind.impl_instance
@@ -122,8 +122,8 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _decoder(column: sa.Column) -> Callable[[Any], Any]:
-    kind = _base_type(column)
+def decoder_for(column: sa.Column) -> Callable[[Any], Any]:
+    kind = base_type(column)
     if isinstance(kind, sa.DateTime):
         # Aware values come back aware (UTCDateTime insists), naive ones naive.
         return datetime.fromisoformat
@@ -163,7 +163,7 @@ class _HashingWriter:
 
 
 def count_rows(conn: sa.Connection, metadata: sa.MetaData) -> dict[str, int]:
-    return {t.name: conn.scalar(sa.select(sa.func.count()).select_from(t)) or 0 for t in _tables(metadata)}
+    return {t.name: conn.scalar(sa.select(sa.func.count()).select_from(t)) or 0 for t in tables_of(metadata)}
 
 
 @contextlib.contextmanager
@@ -207,7 +207,7 @@ def create_backup(engine: sa.Engine, metadata: sa.MetaData, out: IO[bytes], *, a
         counts = count_rows(conn, metadata)
         total = sum(counts.values())
         writer = _HashingWriter(gz, key)  # type: ignore[arg-type]
-        tables = _tables(metadata)
+        tables = tables_of(metadata)
         writer.line({
             "format": FORMAT,
             "version": VERSION,
@@ -364,104 +364,3 @@ def _signature_state(trailer: dict[str, Any], macs: list[Any], ids: set[str]) ->
     if any(hmac.compare_digest(mac.hexdigest(), given) for mac in macs):
         return "valid"
     return "edited" if trailer.get("key_id") in ids else "wrong key"
-
-
-# --- restore --------------------------------------------------------------------------
-
-
-def non_empty_tables(conn: sa.Connection, metadata: sa.MetaData) -> list[str]:
-    existing = set(sa.inspect(conn).get_table_names())
-    return [
-        t.name for t in _tables(metadata)
-        if t.name in existing and conn.scalar(sa.select(sa.literal(1)).select_from(t).limit(1))
-    ]
-
-
-def _clear(conn: sa.Connection, metadata: sa.MetaData) -> None:
-    tables = _tables(metadata)
-    if conn.dialect.name == "postgresql":
-        names = ", ".join(conn.dialect.identifier_preparer.quote(t.name) for t in tables)
-        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-    else:
-        for table in reversed(tables):
-            conn.execute(table.delete())
-
-
-def _reset_sequences(conn: sa.Connection, metadata: sa.MetaData) -> None:
-    """PostgreSQL hands out ids from sequences that know nothing of the rows just inserted."""
-    quote = conn.dialect.identifier_preparer.quote
-    for table in _tables(metadata):
-        pk = list(table.primary_key.columns)
-        if len(pk) != 1 or not isinstance(_base_type(pk[0]), sa.Integer):
-            continue
-        column = pk[0].name
-        sequence = conn.scalar(sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
-                               {"t": table.name, "c": column})
-        if sequence:
-            conn.execute(sa.text(
-                f"SELECT setval(:s, COALESCE((SELECT MAX({quote(column)}) FROM {quote(table.name)}), 1), "  # noqa: S608
-                f"(SELECT MAX({quote(column)}) FROM {quote(table.name)}) IS NOT NULL)"
-            ), {"s": sequence})
-
-
-def restore_backup(engine: sa.Engine, metadata: sa.MetaData, backup: BackupFile, *, force: bool = False,
-                   progress: Progress | None = None) -> BackupSummary:
-    """Load a verified backup into the database in one transaction (all or nothing)."""
-    summary = BackupSummary(path=backup.path)
-    by_name = {t.name: t for t in _tables(metadata)}
-    unknown = sorted(set(backup.tables) - set(by_name))
-    if unknown:
-        raise BackupError(f"The backup has tables this release does not know: {', '.join(unknown)}.")
-    for name, info in backup.tables.items():
-        mismatch = set(info["columns"]) ^ {c.name for c in by_name[name].columns}
-        if mismatch:
-            raise BackupError(
-                f"Table {name} differs from this release's schema ({', '.join(sorted(mismatch))}); "
-                "restore with the release that made the backup, then upgrade."
-            )
-    with engine.begin() as conn:
-        revision = schema_revision(conn)
-        wanted = backup.header.get("schema_revision")
-        if wanted and revision != wanted:
-            raise BackupError(
-                f"The database is at migration {revision or 'none'} but the backup was made at "
-                f"{wanted}. Run `flask db upgrade` (or use the matching release) first."
-            )
-        filled = non_empty_tables(conn, metadata)
-        if filled and not force:
-            raise BackupError(
-                "The database is not empty (" + ", ".join(filled) + "). Restore into an empty "
-                "database, or pass --force to replace everything in it."
-            )
-        if filled:
-            _clear(conn, metadata)
-        decoders = {
-            name: [_decoder(by_name[name].c[col]) for col in info["columns"]]
-            for name, info in backup.tables.items()
-        }
-        batch: list[dict[str, Any]] = []
-        current: str | None = None
-
-        def flush() -> None:
-            if batch and current is not None:
-                conn.execute(by_name[current].insert(), batch)
-                summary.tables[current] = summary.tables.get(current, 0) + len(batch)
-                if progress:
-                    progress(len(batch), backup.total_rows)
-                batch.clear()
-
-        for name, values in backup.rows():
-            if name != current:
-                flush()
-                current = name
-            columns = backup.tables[name]["columns"]
-            batch.append({
-                col: (None if v is None else decode(v))
-                for col, v, decode in zip(columns, values, decoders[name], strict=True)
-            })
-            if len(batch) >= BATCH:
-                flush()
-        flush()
-        if conn.dialect.name == "postgresql":
-            _reset_sequences(conn, metadata)
-    return summary
