@@ -79,7 +79,7 @@ def test_it_sends_an_attachment(client: Client, log: dict, fmt: str, mimetype: s
     assert response.headers["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize("fmt", ["pdf", "", "MD", "json%00", "../etc/passwd"])
+@pytest.mark.parametrize("fmt", ["pdf", "", "MD", "../etc/passwd"])
 def test_it_refuses_an_unknown_format(client: Client, log: dict, fmt: str) -> None:
     assert client.get(f"/log/export?format={fmt}").status_code == 400
 

@@ -133,6 +133,9 @@ def _query_errors() -> tuple[dict[str, Any], FieldErrors]:
     args: dict[str, Any] = {}
     errors: FieldErrors = {}
     # As the OpenAPI document says: a parameter given is a parameter checked ("?to=" is no date).
+    for name in request.args:  # as the OpenAPI document says: no other parameters
+        if name not in ("from", "to", "page", "per_page"):
+            errors[name or "(empty name)"] = FieldError(Problem.UNKNOWN)
     for name in ("from", "to"):
         value = request.args.get(name)
         if value is None:

@@ -106,7 +106,26 @@ def run_worker(app: Flask, *, queues: list[str] | None = None, concurrency: int 
             finally:
                 beat.cancel()
 
-    asyncio.run(main())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(main())
+        return
+    # An event loop already runs in this thread (a caller inside Playwright's sync API, say):
+    # run the worker's own loop beside it and wait (jobs push their own app context).
+    failed: list[BaseException] = []
+
+    def beside() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller below
+            failed.append(exc)
+
+    thread = threading.Thread(target=beside, name="jobs-drain")
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 def heartbeat_file(app: Flask) -> str:
