@@ -146,6 +146,9 @@ class BaseConfig:
             "TRUSTED_HOSTS_EXTRA": _list("TRUSTED_HOSTS"),
             # Signs backups (HMAC-SHA256); unset: a key derived from SECRET_KEY.
             "BACKUP_SIGNING_KEY": _env("BACKUP_SIGNING_KEY"),
+            # Encrypts integration secrets at rest (app/security/secrets.py); comma-separated
+            # for rotation, the first encrypts.
+            "INTEGRATIONS_KEY": _env("INTEGRATIONS_KEY"),
             # Background jobs (app/jobs): procrastinate on PostgreSQL, in-process on SQLite.
             "JOBS_BACKEND": _choice("JOBS_BACKEND", "auto", ("auto", "queue", "inprocess")),
             "JOBS_CONCURRENCY": _int("JOBS_CONCURRENCY", 2),

@@ -19,7 +19,7 @@ CONTRACT_VARS = (
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL", "LLM_TIMEOUT_SECONDS", "ASK_RATE_LIMIT",
     "LOGIN_RATE_LIMIT", "CORS_ORIGINS", "METRICS_TOKEN", "SENTRY_DSN", "SLACK_WEBHOOK_URL",
     "TEAMS_WEBHOOK_URL", "TRUSTED_PROXY_COUNT", "DEBUG", "GUNICORN_TIMEOUT", "BASE_URL",
-    "TRUSTED_HOSTS", "BACKUP_SIGNING_KEY",
+    "TRUSTED_HOSTS", "BACKUP_SIGNING_KEY", "INTEGRATIONS_KEY",
 )
 
 
@@ -170,3 +170,21 @@ def test_the_backup_signing_key_is_shown_masked(env):
     assert result.exit_code == 0, result.output
     assert "backup-signing-key-that-nobody" not in result.output
     assert "BACKUP_SIGNING_KEY" in result.output and "******" in result.output
+
+
+def test_the_integrations_key_is_masked_and_checked(env):
+    env(APP_ENV="production", SECRET_KEY=GOOD_SECRET)
+    result = run("--no-connect")
+    assert result.exit_code == 0, result.output
+    assert "INTEGRATIONS_KEY is not set" in result.output
+
+    env(INTEGRATIONS_KEY="integrations-key-that-nobody-should-see-0123")
+    result = run("--no-connect")
+    assert result.exit_code == 0, result.output
+    assert "integrations-key-that-nobody" not in result.output
+    assert "INTEGRATIONS_KEY is not set" not in result.output
+
+    env(INTEGRATIONS_KEY="too-short")
+    result = run("--no-connect")
+    assert result.exit_code == 1
+    assert "INTEGRATIONS_KEY: every key must be at least 32 characters" in result.output

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.config import MIN_SECRET_LENGTH, ConfigError, config_for, startup_problems
+from app.security.secrets import key_problem
 from app.services.llm.embeddings import BUDGET_SECONDS as EMBEDDINGS_BUDGET
 from app.services.outbound import mask_url
 
@@ -25,8 +26,10 @@ SETTINGS = (
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL", "LLM_TIMEOUT_SECONDS", "ASK_RATE_LIMIT",
     "LOGIN_RATE_LIMIT", "CORS_ORIGINS", "METRICS_TOKEN", "SENTRY_DSN", "SLACK_WEBHOOK_URL",
     "TEAMS_WEBHOOK_URL", "TRUSTED_PROXY_COUNT", "BASE_URL", "TRUSTED_HOSTS", "BACKUP_SIGNING_KEY",
+    "INTEGRATIONS_KEY",
 )
-SECRETS = frozenset({"SECRET_KEY", "OPENAI_API_KEY", "METRICS_TOKEN", "BACKUP_SIGNING_KEY"})
+SECRETS = frozenset({"SECRET_KEY", "OPENAI_API_KEY", "METRICS_TOKEN", "BACKUP_SIGNING_KEY",
+                     "INTEGRATIONS_KEY"})
 URLS_WITH_SECRETS = frozenset({"DATABASE_URL", "REDIS_URL", "SENTRY_DSN", "SLACK_WEBHOOK_URL",
                                "TEAMS_WEBHOOK_URL", "OPENAI_BASE_URL"})
 # Settings keys for the variables whose names differ.
@@ -125,6 +128,11 @@ def _policy(settings: Mapping[str, Any], report: ConfigReport, gunicorn_timeout:
         if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname \
                 or not parts.path.strip("/"):
             report.problems.append("SENTRY_DSN is not a Sentry DSN (https://<key>@<host>/<project>).")
+    integrations_key = key_problem(dict(settings))
+    if integrations_key:
+        # Short keys are refused everywhere; a missing key only stops storing new secrets.
+        (report.warnings if "not set" in integrations_key else report.problems).append(
+            integrations_key)
     for name in ("SLACK_WEBHOOK_URL", "TEAMS_WEBHOOK_URL"):
         url = settings.get(name)
         if url and urlsplit(url).scheme not in ("http", "https"):
