@@ -117,6 +117,9 @@ def _init_extensions(app: Flask) -> None:
     from app.db_resilience import install_session_teardown
 
     install_session_teardown(app, db)
+    from app.services import freshness
+
+    freshness.install(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     csrf.init_app(app)
     htmx.init_app(app)
@@ -229,6 +232,11 @@ def _register_hooks(app: Flask) -> None:
             },
         )
         return response
+
+    from app.services.freshness import add_etag
+
+    # Registered after finish_response, so it runs before it (before htmx's flashes are popped).
+    app.after_request(add_etag)
 
     from app.services.markdown import plain_excerpt, render_markdown
 

@@ -9,14 +9,13 @@ from flask import request
 from app.extensions import db
 from app.models import User
 from app.models.log import STAR_PARTS, Impact
-from app.services.log.heatmap import build_heatmap
+from app.services.log.heatmap import heatmap_html
 from app.services.log.query import (
     LogFilters,
-    activity_by_day,
     categories_of,
     entries_page,
     entries_select,
-    year_window,
+    list_row_columns,
 )
 
 FORM_FIELDS = ("work_date", "title", *STAR_PARTS, "category", "impact", "tags")
@@ -27,16 +26,15 @@ def submitted_form() -> dict[str, Any]:
 
 
 def list_context(user: User, filters: LogFilters) -> dict[str, Any]:
-    stmt = entries_select([user.id], filters, db.engine.dialect.name)
+    stmt = entries_select([user.id], filters, db.engine.dialect.name).options(list_row_columns())
     return {"filters": filters, "page": entries_page(stmt, filters.page), "impacts": list(Impact)}
 
 
 def page_context(user: User, filters: LogFilters, **extra: Any) -> dict[str, Any]:
     today = user.today()
-    start, end = year_window(today)
     return {
         **list_context(user, filters),
-        "heatmap": build_heatmap(activity_by_day(user.id, start, end), start, end, today),
+        "heatmap_html": heatmap_html(user, today),
         "categories": categories_of(user.id),
         "today": today,
         "form_values": {"work_date": today.isoformat(), "impact": Impact.MEDIUM.value},
