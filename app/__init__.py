@@ -100,6 +100,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     install_host_check(app)
     _register_blueprints(app)
     start_known_series()
+    from app.web import compression
+
+    compression.install(app)  # before the other hooks: it runs last, on the finished response
     _register_hooks(app)
 
     from app.errors import register_error_handlers

@@ -170,6 +170,15 @@ def other_users_part(user_ids: Iterable[int]) -> str:
     return hashlib.blake2b(repr(rows).encode(), digest_size=8).hexdigest()
 
 
+def team_part(team_id: int | None) -> str:
+    """One query: every member of a team with their data version (membership changes count)."""
+    from app.models import User
+
+    rows = db.session.execute(sa.select(User.id, User.data_version, User.display_name, User.is_active)
+                              .where(User.team_id == team_id).order_by(User.id)).all()
+    return hashlib.blake2b(repr(rows).encode(), digest_size=8).hexdigest()
+
+
 def etag_for(*extra: Any, others: str | None = None) -> str | None:
     """The ETag of the current GET for the signed-in user, or None when it must not have one.
 
