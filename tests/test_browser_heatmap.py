@@ -72,7 +72,8 @@ def test_the_heatmap_is_one_tab_stop_with_arrow_keys_and_enter(page, app, actors
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"from=2026-11-19&to=2026-11-19"))
     page.locator("#entry-list .entry-row", has_text="Keyboard day").wait_for()
-    wait_until(page, "() => document.getElementById('hm-2026-11-19').getAttribute('aria-selected') === 'true'")
+    wait_until(page, "() => document.getElementById('hm-2026-11-19')"
+                     ".getAttribute('aria-selected') === 'true'")
     # Tab leaves the grid from the one stop: the next focus is outside it.
     page.evaluate("document.getElementById('hm-2026-11-19').focus()")
     page.keyboard.press("Tab")

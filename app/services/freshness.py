@@ -148,6 +148,9 @@ def _csrf_part() -> str:
     is configured, the key also carries the half-limit bucket, so a page reused through a 304 has
     a token with at least half its lifetime left.
     """
+    from flask_wtf.csrf import generate_csrf
+
+    generate_csrf()  # makes the session's secret now if this is its first page (cached per request)
     secret = session.get("csrf_token", "")
     limit = current_app.config.get("WTF_CSRF_TIME_LIMIT")
     bucket = ""
