@@ -104,6 +104,10 @@ _own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _own_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="worklog-metrics-")
 _metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+# With preload_app the app (and its metrics) is imported before on_starting: the directory must
+# exist now. on_starting still wipes what an earlier run left; a forked worker notices its new
+# pid on its first metric update and writes all its series to its own files.
+_metrics_dir.mkdir(parents=True, exist_ok=True)
 
 
 def on_starting(server):

@@ -108,9 +108,18 @@ def _register_core_models() -> None:
     register(LogEntry, "user_id")
     register(LogEntryTag, lambda tag: (tag.entry.user_id if tag.entry is not None else None,))
     register(WeeklyReview, "user_id")
-    register(ReviewComment, lambda c: (c.review.user_id if c.review is not None else None,))
+    register(ReviewComment, _comment_owner)
     # Other areas add one line each, next to their model or in their blueprint's setup:
     #     freshness.register(Notification, "user_id")
+
+
+def _comment_owner(comment: Any) -> tuple[int | None]:
+    """A comment shows on its review's page: the review's author is the owner."""
+    from app.models.review import WeeklyReview
+
+    sess = so.object_session(comment) or db.session
+    review = sess.get(WeeklyReview, comment.review_id) if comment.review_id else None
+    return (review.user_id if review is not None else None,)
 
 
 # --- the build: templates, translations and static files --------------------------------------
