@@ -193,3 +193,32 @@ def test_generated_request_ids_are_never_masked(app) -> None:
     assert json.loads(line)["request_id"] == rid
     assert "010-1234-5678" not in line  # the message is still masked
     assert f"[{rid}]" in ConsoleFormatter().format(record)
+
+
+def test_the_week_page_is_not_304_after_the_lead_comments_or_decides(app, client: Client, auth,
+                                                                     actors: Actors) -> None:
+    from tests.test_reviews import WEEK, submitted_review
+
+    review_id = submitted_review(app, client, auth, actors.member)
+    auth.login_as(actors.member)
+    etag = client.get(f"/reviews/{WEEK}").headers["ETag"]
+    assert again(client, f"/reviews/{WEEK}", etag).status_code == 304
+    lead = app.test_client()
+    AuthActions(lead).login_as(actors.lead)
+    assert lead.post_form(f"/reviews/r/{review_id}/comments", {"body": "Looks good"}).status_code == 302
+    shown = again(client, f"/reviews/{WEEK}", etag)
+    assert shown.status_code == 200 and "Looks good" in shown.get_data(as_text=True)
+    etag = shown.headers["ETag"]
+    assert lead.post_form(f"/reviews/r/{review_id}/approve", {}).status_code == 302  # a Core UPDATE
+    assert again(client, f"/reviews/{WEEK}", etag).status_code == 200
+
+
+def test_the_heatmap_is_built_once_per_data_version(app, client: Client, member: Actors) -> None:
+    make_entry(app, member.member, "Counted", work_date=date(2026, 11, 20))
+    client.get("/log")
+    with count_statements(app) as counter:
+        page = client.get("/log").get_data(as_text=True)
+    assert "1 entry on Nov 20, 2026" in page
+    assert not [s for s in counter.statements if "GROUP BY log_entries.work_date" in s]
+    make_entry(app, member.member, "Counted too", work_date=date(2026, 11, 20))
+    assert "2 entries on Nov 20, 2026" in client.get("/log").get_data(as_text=True)

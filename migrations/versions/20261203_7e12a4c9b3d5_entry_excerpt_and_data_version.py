@@ -30,7 +30,12 @@ def upgrade():
 
 
 def backfill_excerpts(bind):
+    from functools import lru_cache
+
     from app.services.markdown import plain_excerpt
+
+    # Many entries repeat a text (templates, bench data): render each distinct one once.
+    plain_excerpt = lru_cache(maxsize=20_000)(plain_excerpt)
 
     entries = sa.table('log_entries', sa.column('id', sa.Integer), sa.column('excerpt', sa.Text),
                        *(sa.column(p, sa.Text) for p in ('situation', 'task', 'action', 'result')))
