@@ -222,3 +222,14 @@ def test_the_heatmap_is_built_once_per_data_version(app, client: Client, member:
     assert not [s for s in counter.statements if "GROUP BY log_entries.work_date" in s]
     make_entry(app, member.member, "Counted too", work_date=date(2026, 11, 20))
     assert "2 entries on Nov 20, 2026" in client.get("/log").get_data(as_text=True)
+
+
+def test_server_sent_events_are_never_compressed(app, client: Client, member: Actors) -> None:
+    from tests.test_reviews import WEEK
+
+    make_entry(app, member.member, "Something to draft from", work_date=date(2026, 11, 17))
+    response = client.post_form(f"/reviews/{WEEK}/draft", {"version": "0"}, buffered=True,
+                                headers={"Accept": "text/event-stream", "Accept-Encoding": "br, gzip"})
+    assert response.mimetype == "text/event-stream"
+    assert "Content-Encoding" not in response.headers
+    assert "event: " in response.get_data(as_text=True)

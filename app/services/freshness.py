@@ -126,9 +126,13 @@ def _comment_owner(comment: Any) -> tuple[int | None]:
 
 
 def build_digest(app: Flask) -> str:
-    """A hash of what renders pages besides the data: a deploy changing any of it changes ETags."""
+    """A hash of what renders pages besides the data: a deploy or a settings change changes ETags."""
     root = Path(app.root_path).parent
     digest = hashlib.blake2b(app.config.get("APP_VERSION", "").encode(), digest_size=8)
+    # Settings the layout reads (sign-in providers, environment, ...): instances with the same
+    # settings share ETags; a changed setting changes them all.
+    plain = (str, int, float, bool, type(None))
+    digest.update(repr(sorted((k, v) for k, v in app.config.items() if isinstance(v, plain))).encode())
     for folder, patterns in ((root / "templates", ("*.html", "*.txt")),
                              (Path(app.root_path) / "translations", ("*.mo",)),
                              (Path(app.static_folder or root / "static"), ("*.css", "*.js", "*.svg"))):
