@@ -49,6 +49,10 @@ control_socket_disable = True
 # Worker heartbeat files in memory, not on a container's overlay disk.
 _shm = "/dev/shm"  # noqa: S108 - gunicorn's documented choice; files are per-worker and private
 worker_tmp_dir = _shm if os.path.isdir(_shm) else None
+# The app is imported once in the master and the workers are forked from it: code, templates
+# and catalogs are shared copy-on-write instead of loaded per worker (see post_fork for what
+# each worker must not share). GUNICORN_PRELOAD=false loads the app in each worker instead.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() not in ("0", "false", "no", "off")
 
 
 
@@ -100,6 +104,10 @@ _own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _own_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="worklog-metrics-")
 _metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+# With preload_app the app (and its metrics) is imported before on_starting: the directory must
+# exist now. on_starting still wipes what an earlier run left; a forked worker notices its new
+# pid on its first metric update and writes all its series to its own files.
+_metrics_dir.mkdir(parents=True, exist_ok=True)
 
 
 def on_starting(server):
@@ -141,6 +149,31 @@ def when_ready(server):
 
     server.handle_term = handle_term
     server.manage_workers = manage_workers_or_stop
+
+
+def post_fork(server, worker):
+    """A forked worker opens its own database connections, never the master's.
+
+    On a graceful stop an idle kept-alive connection is closed after half a second instead of
+    gthread's default linger, so an idle server stops within about a second of SIGTERM (after
+    the drain) while requests in flight still get graceful_timeout to finish.
+    """
+    import sys
+
+    from gunicorn.workers import gthread
+
+    if hasattr(gthread, "STOP_KEEPALIVE_LINGER"):
+        gthread.STOP_KEEPALIVE_LINGER = min(gthread.STOP_KEEPALIVE_LINGER, 0.5)
+
+    wsgi = sys.modules.get("wsgi")
+    app = getattr(wsgi, "app", None)
+    if app is None or not hasattr(app, "app_context"):
+        return
+    from app.extensions import db
+
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
 
 
 def child_exit(server, worker):

@@ -100,6 +100,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     install_host_check(app)
     _register_blueprints(app)
     start_known_series()
+    from app.web import compression
+
+    compression.install(app)  # before the other hooks: it runs last, on the finished response
     _register_hooks(app)
 
     from app.errors import register_error_handlers
@@ -117,6 +120,9 @@ def _init_extensions(app: Flask) -> None:
     from app.db_resilience import install_session_teardown
 
     install_session_teardown(app, db)
+    from app.services import freshness
+
+    freshness.install(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     csrf.init_app(app)
     htmx.init_app(app)
@@ -229,6 +235,11 @@ def _register_hooks(app: Flask) -> None:
             },
         )
         return response
+
+    from app.services.freshness import add_etag
+
+    # Registered after finish_response, so it runs before it (before htmx's flashes are popped).
+    app.after_request(add_etag)
 
     from app.services.markdown import plain_excerpt, render_markdown
 

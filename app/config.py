@@ -189,6 +189,9 @@ class BaseConfig:
             "LANGUAGES": ["en", "ko"],
             "HSTS_ENABLED": env == "production",
             "SESSION_IDLE_DAYS": _int("SESSION_IDLE_DAYS", 14),
+            # Responses: gzip/Brotli from this size up; ETags (304 on a repeat view) on pages.
+            "COMPRESS_MIN_BYTES": _int("COMPRESS_MIN_BYTES", 1024),
+            "ETAGS_ENABLED": _bool("ETAGS_ENABLED", True),
             "LOCKOUT_THRESHOLD": _int("LOCKOUT_THRESHOLD", 5),
             "LOCKOUT_BASE_SECONDS": _int("LOCKOUT_BASE_SECONDS", 60),
             "LOCKOUT_MAX_SECONDS": _int("LOCKOUT_MAX_SECONDS", 3600),

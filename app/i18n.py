@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import available_timezones
 
-from flask import Flask, current_app, request
-from flask_babel import Babel, get_locale
+from flask import Flask, current_app, g, request
+from flask_babel import Babel, format_date, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -67,6 +69,42 @@ def timezone_names() -> list[str]:
     return _TIMEZONES
 
 
+def request_translations() -> Any:
+    """The request's translations, looked up once (Flask-Babel's own lookup runs per call).
+
+    Keyed on the locale object of the request, so `force_locale` (mail in the recipient's
+    language) still switches language.
+    """
+    ctx = g.get("_flask_babel")
+    if ctx is not None:
+        cached = getattr(ctx, "worklog_translations", None)
+        if cached is not None and cached[0] is getattr(ctx, "babel_locale", None):
+            return cached[1]
+    translations = get_translations()
+    ctx = g.get("_flask_babel")
+    if ctx is not None:
+        ctx.worklog_translations = (getattr(ctx, "babel_locale", None), translations)
+    return translations
+
+
+@lru_cache(maxsize=8192)
+def _formatted_date(day: Any, fmt: str | None, locale: str) -> str:
+    return format_date(day, fmt, rebase=False)
+
+
+def dateformat(value: Any, format: str | None = None, rebase: bool = True) -> str:  # noqa: A002 - Flask-Babel's name
+    """Flask-Babel's `dateformat` filter, remembered per (date, format, locale).
+
+    Only plain dates are cached: a datetime is shown in the user's timezone, so it goes
+    through Flask-Babel each time.
+    """
+    from datetime import date
+
+    if type(value) is date:
+        return _formatted_date(value, format, str(get_locale()))
+    return format_date(value, format, rebase)
+
+
 def init_i18n(app: Flask, babel: Babel) -> None:
     babel.init_app(
         app,
@@ -74,6 +112,15 @@ def init_i18n(app: Flask, babel: Babel) -> None:
         timezone_selector=select_timezone,
         default_translation_directories=TRANSLATIONS_DIR,
     )
+    # Templates call gettext hundreds of times a page: resolve the translations once a request.
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
+    )
+    app.jinja_env.filters["dateformat"] = dateformat
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     app.jinja_env.globals["role_label"] = role_label
     app.jinja_env.globals["impact_label"] = impact_label

@@ -65,9 +65,17 @@ def mask(text: str) -> str:
     return text
 
 
+# The ids the app makes (uuid4 hex request ids, UUIDs): opaque, never personal data, and the
+# phone-number patterns would otherwise rewrite runs of their digits ("[PHONE]b10499…").
+_OPAQUE_ID = re.compile(r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ID_KEYS = frozenset({"request_id", "trace_id", "span_id", "job_id"})
+
+
 def _mask_value(value: Any, key: str | None = None) -> Any:
     if key is not None and value is not None and is_sensitive_key(key):
         return FILTERED
+    if key in _ID_KEYS and isinstance(value, str) and _OPAQUE_ID.fullmatch(value):
+        return value
     if isinstance(value, str):
         return mask(value)
     if isinstance(value, dict):
@@ -187,8 +195,9 @@ class JsonFormatter(logging.Formatter):
 class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
-        extras = _mask_value(_extras(record))
-        rid = extras.pop("request_id", None)
+        extras = _extras(record)
+        rid = _mask_value(extras.pop("request_id", None), "request_id")
+        extras = _mask_value(extras)
         tail = " ".join(f"{k}={v}" for k, v in extras.items())
         line = f"{when} {record.levelname:<7} {record.name}: {mask(record.getMessage())}"
         if tail:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import html
 import ipaddress
 import json
@@ -30,6 +31,11 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accounts import BENCH_PASSWORD, bench_email  # noqa: E402
 
+try:
+    import brotli
+except ImportError:  # pragma: no cover - a dependency of the app; gzip alone otherwise
+    brotli = None
+
 MAX_DURATION = 120.0
 MAX_CONNECTIONS = 64
 SEARCH_TERM = "결제"  # in about 1 entry in 12 (the payment template of app/services/demo_data.py)
@@ -45,12 +51,20 @@ class Scenario:
     path: str
     signed_in: bool
     expect: str  # a fragment the body must contain, so a redirect or error page is not counted
+    headers: tuple[tuple[str, str], ...] = ()
+    # A repeat view: each connection fetches the page once (not counted), then sends its ETag
+    # back in If-None-Match, as a browser revalidating its copy does; the answer must be a 304.
+    repeat: bool = False
 
 
+LIST_FRAGMENT = (("HX-Request", "true"), ("HX-Target", "entry-list"))
 SCENARIOS = [
     Scenario("hello", "hello", "/", False, "hello"),
     Scenario("health", "app", "/health", False, '"healthy"'),
     Scenario("log", "app", "/log", True, 'id="entry-list"'),
+    Scenario("log-repeat", "app", "/log", True, "", repeat=True),
+    # What htmx asks for on a filter, a search keystroke or a page change: the list alone.
+    Scenario("log-list", "app", "/log?page=2", True, 'id="entry-list"', headers=LIST_FRAGMENT),
     Scenario("search", "app", "/log?q=" + quote(SEARCH_TERM), True, 'id="entry-list"'),
     # Three or more characters: PostgreSQL may now use the trigram index (two cannot).
     Scenario("search-long", "app", "/log?q=" + quote(SEARCH_TERM_LONG), True, 'id="entry-list"'),
@@ -66,14 +80,32 @@ class HTTPError(Exception):
     pass
 
 
+# As a browser sends it: the servers may compress (Worklog does; the hello app does not).
+ACCEPT_ENCODING = "gzip, br" if brotli is not None else "gzip"
+
+
 @dataclass
 class Response:
     status: int
     headers: list[tuple[str, str]]
-    body: bytes
+    body: bytes  # as sent over the wire
+    _decoded: bytes | None = None
 
     def header(self, name: str) -> list[str]:
         return [v for k, v in self.headers if k == name]
+
+    @property
+    def text(self) -> bytes:
+        """The body decompressed (what the check looks at)."""
+        if self._decoded is None:
+            encoding = (self.header("content-encoding") or [""])[0]
+            if encoding == "gzip":
+                self._decoded = gzip.decompress(self.body)
+            elif encoding == "br" and brotli is not None:
+                self._decoded = brotli.decompress(self.body)
+            else:
+                self._decoded = self.body
+        return self._decoded
 
 
 class Connection:
@@ -99,7 +131,7 @@ class Connection:
     async def request(self, method: str, path: str, body: bytes = b"",
                       headers: dict[str, str] | None = None) -> Response:
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
-                 "User-Agent: worklog-bench", "Accept: text/html"]
+                 "User-Agent: worklog-bench", "Accept: text/html", f"Accept-Encoding: {ACCEPT_ENCODING}"]
         if self.cookies:
             lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
         for name, value in (headers or {}).items():
@@ -146,6 +178,8 @@ class Connection:
             name, _, value = line.decode("latin-1").partition(":")
             headers.append((name.strip().lower(), value.strip()))
         response = Response(int(parts[1]), headers, b"")
+        if response.status in (204, 304) or response.status < 200:
+            return response  # no body, whatever the headers say
         if response.header("transfer-encoding") and "chunked" in response.header("transfer-encoding")[0]:
             chunks = []
             while True:
@@ -256,7 +290,7 @@ def loopback_address(url: str) -> tuple[str, int]:
 async def sign_in(conn: Connection, email: str, password: str) -> None:
     """Through the real sign-in form: its CSRF token, then the POST."""
     page = await conn.request("GET", "/auth/login")
-    match = re.search(rb'<meta name="csrf-token" content="([^"]+)"', page.body)
+    match = re.search(rb'<meta name="csrf-token" content="([^"]+)"', page.text)
     if page.status != 200 or not match:
         raise SystemExit(f"sign-in page answered {page.status} without a CSRF token")
     form = urlencode({"email": email, "password": password,
@@ -267,7 +301,7 @@ async def sign_in(conn: Connection, email: str, password: str) -> None:
         raise SystemExit(f"signing in as {email} answered {answer.status}; is the bench data "
                          "seeded and LOGIN_RATE_LIMIT high enough?")
     check = await conn.request("GET", "/log")
-    if check.status != 200 or b'id="entry-list"' not in check.body:
+    if check.status != 200 or b'id="entry-list"' not in check.text:
         raise SystemExit(f"after signing in as {email}, /log answered {check.status}")
 
 
@@ -286,11 +320,12 @@ class Result:
     p95_ms: float
     p99_ms: float
     max_ms: float
-    mean_bytes: int
+    mean_bytes: int  # over the wire (compressed when the server compressed)
     client_cpu_share: float  # cores used by this load generator during the scenario
     server_cpu_share: float | None  # cores used by the server under test (gunicorn master + workers)
     db_cpu_share: float | None  # cores used by all PostgreSQL processes on this machine
     other_cpu_share: float | None  # cores used by everything else: other people's work, noise
+    server_cpu_ms: float | None = None  # server CPU (user + system, all workers) per request
     error_samples: list[str] = field(default_factory=list)
 
 
@@ -317,15 +352,26 @@ async def run_scenario(scenario: Scenario, conns: list[Connection], base: str,
 
     async def worker(conn: Connection) -> None:
         nonlocal issued
+        headers = dict(scenario.headers)
+        if scenario.repeat:
+            first = await conn.request("GET", scenario.path, headers=headers)
+            etag = (first.header("etag") or [""])[0]
+            if not etag:
+                errors.append(f"no ETag on {scenario.path} ({first.status})")
+                return
+            headers["If-None-Match"] = etag
         while issued < max_requests:
             t0 = time.perf_counter()
             if t0 >= stop_at:
                 return
             issued += 1
             try:
-                response = await conn.request("GET", scenario.path)
-                ok = response.status == 200 and expect in response.body
-                problem = "" if ok else f"{response.status} {response.body[:80]!r}"
+                response = await conn.request("GET", scenario.path, headers=headers)
+                if scenario.repeat:
+                    ok = response.status == 304
+                else:
+                    ok = response.status == 200 and expect in response.text
+                problem = "" if ok else f"{response.status} {response.text[:80]!r}"
             except (OSError, asyncio.IncompleteReadError, HTTPError) as exc:
                 conn.close()
                 ok, problem, response = False, f"{type(exc).__name__}: {exc}", None
@@ -374,6 +420,8 @@ async def run_scenario(scenario: Scenario, conns: list[Connection], base: str,
         client_cpu_share=round(cpu / (time.perf_counter() - started), 2),
         server_cpu_share=share(scenario.server), db_cpu_share=share("postgres"),
         other_cpu_share=other_share(),
+        server_cpu_ms=(round((after[scenario.server] - before[scenario.server]) * 1000 / len(latencies), 2)
+                       if latencies and scenario.server in after else None),
         error_samples=sorted(set(errors))[:3],
     )
 
@@ -385,14 +433,18 @@ def _cores(value: float | None) -> str:
 def table(results: list[Result]) -> str:
     hello = next((r for r in results if r.name == "hello"), None)
     head = ("| scenario | request | req/s | p50 ms | p95 ms | p99 ms | errors "
-            "| req/s ÷ hello | p50 ÷ hello | cores: server / PostgreSQL / load gen / other |")
-    rows = [head, "|" + "---|" * 10]
+            "| req/s ÷ hello | p50 ÷ hello | server CPU ms/req | bytes | "
+            "cores: server / PostgreSQL / load gen / other |")
+    rows = [head, "|" + "---|" * 12]
     for r in results:
         rps_ratio = f"{r.rps / hello.rps:.3f}" if hello and hello.rps else "–"
         p50_ratio = f"{r.p50_ms / hello.p50_ms:.1f}" if hello and hello.p50_ms else "–"
         shown = f"`GET {r.path}`" + (" (bare Flask app)" if r.name == "hello" else "")
+        shown += {"log-repeat": " with If-None-Match", "log-list": " (htmx list fragment)"}.get(r.name, "")
+        cpu_ms = "–" if r.server_cpu_ms is None else f"{r.server_cpu_ms:.1f}"
         rows.append(f"| {r.name} | {shown} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} "
-                    f"| {r.p99_ms:.1f} | {r.errors} | {rps_ratio} | {p50_ratio} "
+                    f"| {r.p99_ms:.1f} | {r.errors} | {rps_ratio} | {p50_ratio} | {cpu_ms} "
+                    f"| {r.mean_bytes:,} "
                     f"| {_cores(r.server_cpu_share)} / {_cores(r.db_cpu_share)} / {r.client_cpu_share:.2f} "
                     f"/ {_cores(r.other_cpu_share)} |")
     return "\n".join(rows)
@@ -426,7 +478,9 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
             for c in conns:
                 c.close()
         print(f"  {result.requests:,} ok, {result.errors} errors, {result.rps:,.1f} req/s, "
-              f"p50 {result.p50_ms} ms, p95 {result.p95_ms} ms; cores used: server "
+              f"p50 {result.p50_ms} ms, p95 {result.p95_ms} ms, "
+              f"server CPU {result.server_cpu_ms} ms/request, "
+              f"{result.mean_bytes:,} bytes; cores used: server "
               f"{result.server_cpu_share}, PostgreSQL {result.db_cpu_share}, load generator "
               f"{result.client_cpu_share}, other processes {result.other_cpu_share}", file=sys.stderr)
         for sample in result.error_samples:

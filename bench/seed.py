@@ -16,6 +16,7 @@ them their entries) and seed again.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -34,9 +35,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from accounts import BENCH_PASSWORD, EMAIL_LIKE, bench_email  # noqa: E402
 
+import app.services.markdown  # noqa: E402
 from app.models.log import STAR_PARTS, LogEntry  # noqa: E402
 from app.security.passwords import hash_password  # noqa: E402
 from app.services.ops.demo_data import _TEMPLATES  # noqa: E402
+
+# Entries are made from a few templates: the stored excerpt is computed once per distinct text.
+_excerpt = app.services.markdown.plain_excerpt
+app.services.markdown.plain_excerpt = functools.lru_cache(maxsize=100_000)(_excerpt)
 
 TEAM_SIZE = 20
 HISTORY_DAYS = 3 * 365
@@ -56,7 +62,7 @@ EXTRA_TAGS = ["Docker", "Terraform", "TypeScript", "Go", "Kafka", "Grafana", "Se
 IMPACTS = ("Low", "Medium", "High")
 
 ENTRY_COLUMNS = ("id", "user_id", "work_date", "title", *STAR_PARTS, "category", "impact",
-                 "search_text", "version", "created_at", "updated_at", "deleted_at")
+                 "search_text", "excerpt", "version", "created_at", "updated_at", "deleted_at")
 TAG_COLUMNS = ("entry_id", "tag", "position")
 SECONDARY_TABLES = ("log_entries", "log_entry_tags")
 
@@ -159,7 +165,7 @@ def _entry(rng: random.Random, entry_id: int, user_id: int, day: date, midnight:
     created = midnight + timedelta(hours=9, seconds=rng.randrange(10 * 3600))
     deleted = created + timedelta(days=1) if rng.random() < TRASHED_SHARE else None
     row = (entry_id, user_id, day, title, situation, task, action, result, category, impact,
-           fields.search_text, 1, created, created, deleted)
+           fields.search_text, fields.excerpt, 1, created, created, deleted)
     return row, [(entry_id, tag, i) for i, tag in enumerate(tags)]
 
 

@@ -185,3 +185,101 @@
     if (target && target.id === "answer" && target.firstElementChild) target.focus();
   });
 })();
+
+// --- The year heatmap: an ARIA grid with one tab stop -------------------------------------
+// Arrow keys move a day (up/down) or a week (left/right), Home/End to the row's ends; Enter,
+// Space or a click fills the filter form's From/To with that day and submits the form, so the
+// other filters stay. The day the list is filtered to is marked here, from the URL, so the
+// server can cache one copy of the heatmap for every filter.
+(function () {
+  "use strict";
+  var DAY = 86400000;
+
+  function grid() { return document.querySelector("[data-heatmap]"); }
+  function cellFor(day) { return document.getElementById("hm-" + day); }
+  function dayOf(cell) { return cell.id.slice(3); }
+  function shift(day, days) {
+    var t = Date.parse(day + "T00:00:00Z") + days * DAY;
+    return new Date(t).toISOString().slice(0, 10);
+  }
+
+  function focusCell(cell) {
+    var g = grid();
+    if (!g || !cell) return;
+    g.querySelectorAll('[role="gridcell"][tabindex="0"]').forEach(function (c) {
+      if (c !== cell) c.setAttribute("tabindex", "-1");
+    });
+    cell.setAttribute("tabindex", "0");
+    cell.focus();
+  }
+
+  function mark(day) {
+    var g = grid();
+    if (!g) return;
+    g.querySelectorAll('[aria-selected="true"]').forEach(function (c) {
+      c.removeAttribute("aria-selected");
+      c.classList.remove("is-active");
+    });
+    var cell = day && cellFor(day);
+    if (!cell) return;
+    cell.setAttribute("aria-selected", "true");
+    cell.classList.add("is-active");
+    // The marked day is where Tab lands in the grid.
+    g.querySelectorAll('[role="gridcell"][tabindex="0"]').forEach(function (c) {
+      if (c !== cell) c.setAttribute("tabindex", "-1");
+    });
+    cell.setAttribute("tabindex", "0");
+  }
+
+  function markFromUrl() {
+    var params = new URLSearchParams(window.location.search);
+    var from = params.get("from"), to = params.get("to");
+    mark(from && from === to ? from : null);
+  }
+
+  function activate(cell) {
+    var day = dayOf(cell);
+    var from = document.getElementById("f-from"), to = document.getElementById("f-to");
+    var form = from && from.form;
+    mark(day);
+    if (!form || !to) {
+      window.location.href = "/log?from=" + day + "&to=" + day;
+      return;
+    }
+    from.value = day;
+    to.value = day;
+    var more = form.querySelector("details.filters-more");
+    if (more) more.open = true;
+    if (form.requestSubmit) form.requestSubmit(); else form.submit();
+  }
+
+  document.addEventListener("click", function (event) {
+    var cell = event.target.closest && event.target.closest('[data-heatmap] [role="gridcell"]');
+    if (!cell) return;
+    focusCell(cell);
+    activate(cell);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var cell = event.target.closest && event.target.closest('[data-heatmap] [role="gridcell"]');
+    if (!cell) return;
+    var day = dayOf(cell), next = null;
+    switch (event.key) {
+      case "ArrowUp": next = cellFor(shift(day, -1)); break;
+      case "ArrowDown": next = cellFor(shift(day, 1)); break;
+      case "ArrowLeft": next = cellFor(shift(day, -7)); break;
+      case "ArrowRight": next = cellFor(shift(day, 7)); break;
+      case "Home": next = cell.parentNode.querySelector('[role="gridcell"]'); break;
+      case "End": next = cell.parentNode.querySelector('[role="gridcell"]:last-of-type'); break;
+      case "Enter": case " ": event.preventDefault(); activate(cell); return;
+      default: return;
+    }
+    event.preventDefault();
+    if (next) focusCell(next);
+  });
+
+  document.addEventListener("DOMContentLoaded", markFromUrl);
+  document.addEventListener("htmx:pushedIntoHistory", markFromUrl);
+  document.addEventListener("htmx:historyRestore", markFromUrl);
+  window.addEventListener("popstate", markFromUrl);
+})();

@@ -33,6 +33,9 @@ def _readiness() -> Readiness:
 @admin_required
 def index() -> str:
     """Counts, component status and the latest audit events."""
+    # The readiness probe commits first (see _readiness): done before the page's own reads, so
+    # the audit events are not expired by that commit and reloaded one by one while rendering.
+    status = _readiness()
     now = utcnow()
     counts = db.session.execute(
         sa.select(
@@ -58,7 +61,7 @@ def index() -> str:
         pending_invites=counts[3],
         locked_users=counts[4],
         events=events,
-        status=_readiness(),
+        status=status,
         healthy=HEALTHY,
     )
 

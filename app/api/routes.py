@@ -20,6 +20,7 @@ from app.extensions import db
 from app.models.log import LogEntry
 from app.models.review import WeeklyReview
 from app.security.input import clean_data
+from app.services.freshness import conditional
 from app.services.isoweek import IsoWeek
 from app.services.log import daily as payloads
 from app.services.log import entries as log_service
@@ -158,6 +159,7 @@ def _query_errors() -> tuple[dict[str, Any], FieldErrors]:
 
 @bp.get("/daily-logs")
 @rate_limited
+@conditional("api")
 def list_daily_logs() -> Response:
     """Your entries, newest first, optionally between two dates; paginated."""
     args, errors = _query_errors()

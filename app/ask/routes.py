@@ -97,14 +97,20 @@ def ask() -> str | Response | tuple[str, int]:
     include_team = request.form.get("include_team") == "1"
     try:
         row = ask_service.ask_question(user, raw, include_team=include_team, locale=str(get_locale()))
+        # The answer is rendered before the commit: after it, the question and the user would be
+        # expired and loaded again just to be shown.
+        fragment = None
+        if is_htmx():
+            db.session.flush()
+            fragment = _answer_fragment(user, row.question)[0]
         db.session.commit()
     except ask_service.QuestionInvalid as refused:
         return _refuse(user, refused.message, 422, raw, include_team)
     except LLMError as failed:
         db.session.rollback()
         return _refuse(user, str(failed.user_message), 503, raw, include_team)
-    if is_htmx():
-        return trigger(Response(_answer_fragment(user, row.question)[0]), "ask-answered")
+    if fragment is not None:
+        return trigger(Response(fragment), "ask-answered")
     return redirect(url_for("ask.index", a=row.question.id) + "#answer", 303)
 
 

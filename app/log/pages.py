@@ -4,20 +4,46 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import g, request
 
 from app.extensions import db
 from app.models import User
 from app.models.log import STAR_PARTS, Impact
-from app.services.log.heatmap import build_heatmap
+from app.services.log.heatmap import heatmap_html
 from app.services.log.query import (
     LogFilters,
-    activity_by_day,
     categories_of,
     entries_page,
     entries_select,
-    year_window,
+    list_row_columns,
 )
+
+
+def row_strings() -> dict[str, Any]:
+    """What every list row repeats, worked out once per request instead of once per row."""
+    cached = g.get("log_row_strings")
+    if cached is None:
+        from flask import url_for
+        from flask_babel import gettext
+        from flask_login import current_user
+        from flask_wtf.csrf import generate_csrf
+        from markupsafe import Markup
+
+        from app.i18n import impact_label
+
+        cached = g.log_row_strings = {
+            "entries": url_for("log.index") + "/entries/",
+            "me": current_user.id if current_user.is_authenticated else None,
+            "csrf": generate_csrf(),
+            "edit": gettext("Edit"),
+            "delete": gettext("Delete"),
+            # Markup: the title filled in with % is escaped, as the template's own _() does.
+            "edit_label": Markup(gettext("Edit “%(title)s”")),  # noqa: S704 - a catalog string
+            "delete_label": Markup(gettext("Delete “%(title)s”")),  # noqa: S704
+            "impacts": {impact.value: impact_label(impact.value) for impact in Impact},
+        }
+    return cached
+
 
 FORM_FIELDS = ("work_date", "title", *STAR_PARTS, "category", "impact", "tags")
 
@@ -27,17 +53,26 @@ def submitted_form() -> dict[str, Any]:
 
 
 def list_context(user: User, filters: LogFilters) -> dict[str, Any]:
-    stmt = entries_select([user.id], filters, db.engine.dialect.name)
+    stmt = entries_select([user.id], filters, db.engine.dialect.name).options(list_row_columns())
     return {"filters": filters, "page": entries_page(stmt, filters.page), "impacts": list(Impact)}
+
+
+def cached_categories(user: User, today: Any) -> list[str]:
+    """The filter's category choices: one query per data version, not per page view."""
+    import json
+
+    from app.services.versioned_cache import cached_text, user_key
+
+    return json.loads(cached_text(user_key("categories", user, today),
+                                  lambda: json.dumps(categories_of(user.id), ensure_ascii=False)))
 
 
 def page_context(user: User, filters: LogFilters, **extra: Any) -> dict[str, Any]:
     today = user.today()
-    start, end = year_window(today)
     return {
         **list_context(user, filters),
-        "heatmap": build_heatmap(activity_by_day(user.id, start, end), start, end, today),
-        "categories": categories_of(user.id),
+        "heatmap_html": heatmap_html(user, today),
+        "categories": cached_categories(user, today),
         "today": today,
         "form_values": {"work_date": today.isoformat(), "impact": Impact.MEDIUM.value},
         "form_errors": {},

@@ -12,6 +12,7 @@ from app.log import bp
 from app.log.export import export_response
 from app.log.pages import list_context, page_context, submitted_form
 from app.models.log import Impact
+from app.services.freshness import conditional
 from app.services.log import entries as log_service
 from app.services.log.history import version_history
 from app.services.log.query import (
@@ -26,6 +27,7 @@ from app.web.validation import field_messages
 
 @bp.get("")
 @login_required
+@conditional()
 def index() -> str:
     """Your log: heatmap, quick capture, filters and the list."""
     user = me()

@@ -44,6 +44,9 @@ class LogEntry(db.Model):
     )
     # Lower-cased title, STAR parts, category and tags: what substring search runs over.
     search_text: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # The list row's one-line plain preview (of the result, else action, situation, task),
+    # computed when the entry is saved so the list never renders Markdown.
+    excerpt: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
     version: so.Mapped[int] = so.mapped_column(default=1, server_default="1")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
@@ -99,6 +102,14 @@ class LogEntry(db.Model):
         pieces = [self.title, *(getattr(self, p) or "" for p in STAR_PARTS), self.category or "",
                   " ".join(self.tags)]
         self.search_text = "\n".join(pieces).lower()
+        self.excerpt = entry_excerpt(self)
+
+
+def entry_excerpt(entry: Any) -> str:
+    """What a list row previews: the first non-empty of result, action, situation, task."""
+    from app.services.markdown import plain_excerpt
+
+    return plain_excerpt(entry.result or entry.action or entry.situation or entry.task)
 
 
 class LogEntryTag(db.Model):

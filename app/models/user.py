@@ -64,6 +64,9 @@ class User(db.Model):
     last_login_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     password_changed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # Bumped in the same transaction as any write that changes what this user's pages show
+    # (app/services/freshness.py); part of the pages' ETags.
+    data_version: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0, server_default="0")
 
     team: so.Mapped[Team | None] = so.relationship(back_populates="members")
     sessions: so.WriteOnlyMapped[UserSession] = so.relationship(

@@ -24,6 +24,7 @@ from app.extensions import db
 from app.models import ReviewStatus, User, WeeklyReview
 from app.models.review import BODY_MAX, COMMENT_MAX
 from app.reviews import bp
+from app.services.freshness import conditional, team_part
 from app.services.isoweek import IsoWeek
 from app.services.llm import LLMError
 from app.services.markdown import render_with_citations
@@ -83,6 +84,7 @@ def _notify(review: WeeklyReview, event: str, actor: User, comment: str | None =
 
 @bp.get("", strict_slashes=False)
 @login_required
+@conditional()
 def index() -> str:
     """The user's recent weeks (12 a page, newest first) with entry counts and review status."""
     user = me()
@@ -93,6 +95,7 @@ def index() -> str:
 
 @bp.get("/<week>")
 @login_required
+@conditional()
 def week(week: str) -> str:
     user = me()
     iso = _week_or_404(week)
@@ -335,8 +338,17 @@ def comment(review_id: int) -> Response | tuple[str, int] | str:
 # --- the lead's queue ---------------------------------------------------------------------
 
 
+def _team_versions() -> str | None:
+    """The lead's queue shows the team's reviews: the members' data versions join the ETag."""
+    user = me()
+    if not user.leads_team:
+        return None
+    return team_part(user.team_id)
+
+
 @bp.get("/queue")
 @login_required
+@conditional("queue", others=_team_versions)
 def queue() -> str:
     """Submitted reviews of the lead's team, oldest first, with the number of entries."""
     user = me()

@@ -31,7 +31,6 @@ from app.extensions import db
 from app.metrics import count_cache
 from app.models.ask import AskQuestion
 from app.models.base import utcnow
-from app.models.log import LogEntry
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +45,22 @@ def normalise_question(question: str) -> str:
 
 
 def fingerprint(owner_ids: list[int]) -> list[Any]:
-    """One aggregate over the live entries that may be searched."""
-    row = db.session.execute(
-        sa.select(sa.func.count(LogEntry.id), sa.func.max(LogEntry.updated_at),
-                  sa.func.coalesce(sa.func.sum(LogEntry.version), 0), sa.func.max(LogEntry.id))
-        .where(LogEntry.user_id.in_(owner_ids), LogEntry.deleted_at.is_(None))
-    ).one()
-    count, newest, versions, highest = row
-    return [int(count), newest.isoformat() if hasattr(newest, "isoformat") else str(newest),
-            int(versions), highest]
+    """The data versions of the users whose entries may be searched (app/services/freshness.py).
+
+    Every write to an entry bumps its owner's version in the same transaction, so an answer
+    is reused only while none of those logs changed. The asker's own version is already
+    loaded with the session; a team question reads its members' versions by primary key.
+    """
+    from flask_login import current_user
+
+    from app.models import User
+
+    if owner_ids and set(owner_ids) == {getattr(current_user, "id", None)}:
+        return [[current_user.id, current_user.data_version]]
+    rows = db.session.execute(
+        sa.select(User.id, User.data_version).where(User.id.in_(sorted(set(owner_ids)))).order_by(User.id)
+    ).all()
+    return [[user_id, version] for user_id, version in rows]
 
 
 def cache_key(*, user_id: int, include_team: bool, owner_ids: list[int], question: str,

@@ -135,6 +135,12 @@ def entries_select(owner_ids: list[int], filters: LogFilters, dialect: str) -> s
     return stmt.order_by(*order)
 
 
+def list_row_columns() -> Any:
+    """Only what a list row shows: the STAR text stays in the database until a detail view."""
+    return so.load_only(LogEntry.id, LogEntry.user_id, LogEntry.work_date, LogEntry.title,
+                        LogEntry.excerpt, LogEntry.category, LogEntry.impact, raiseload=False)
+
+
 def entries_page(stmt: sa.Select[Any], page: int, per_page: int = PAGE_SIZE) -> Page:
     """A page of entries with their tags (one more query for the whole page)."""
     return paginate(stmt.options(so.selectinload(LogEntry.tag_rows)), page, per_page)

@@ -19,6 +19,7 @@ from app.models import LogEntry, ReviewComment, User, WeeklyReview
 from app.models.base import utcnow
 from app.models.review import ReviewStatus
 from app.services.audit import record_event
+from app.services.freshness import bump_data_version
 from app.services.isoweek import IsoWeek
 from app.services.llm import LLMError, get_llm, weekly_review_task
 from app.services.reviews.workflow import week_entries
@@ -80,6 +81,7 @@ def draft_week(week: IsoWeek, *, users: list[User],
                 db.session.rollback()
                 result.skipped.append(email)
                 continue
+            bump_data_version(user_id)  # a Core UPDATE: no session event sees it
             record_event("review.drafted", target_type="weekly_review", target_id=review.id,
                          details={"week": str(week), "user_id": user_id, "by": "batch"})
             db.session.commit()
@@ -109,7 +111,9 @@ def _claim(user: User, week: IsoWeek) -> WeeklyReview | None:
 def _release(review_id: int) -> None:
     """Give a claim back after a failed call, so the next run tries this user again."""
     db.session.rollback()
-    db.session.execute(sa.delete(WeeklyReview).where(*_untouched(review_id)))
+    owner = db.session.scalar(sa.select(WeeklyReview.user_id).where(WeeklyReview.id == review_id))
+    if db.session.execute(sa.delete(WeeklyReview).where(*_untouched(review_id))).rowcount:
+        bump_data_version(owner)
     db.session.commit()
 
 

@@ -16,6 +16,7 @@ from app.models.base import utcnow
 from app.models.review import BODY_MAX, COMMENT_MAX
 from app.services.audit import record_event
 from app.services.context import NO_REQUEST, RequestContext
+from app.services.freshness import bump_data_version
 from app.services.isoweek import IsoWeek
 from app.services.markdown import cited_ids
 
@@ -130,6 +131,7 @@ def save_body(author: User, week: IsoWeek, body: str, expected_version: int, *,
     if claimed != 1:
         db.session.rollback()
         raise ReviewError("stale", db.session.get(WeeklyReview, review.id))
+    bump_data_version(review.user_id)  # a Core UPDATE: no session event sees it
     db.session.expire(review)
     record_event("review.saved", info, actor=author, target_type="weekly_review", target_id=review.id,
                  details={"version": expected_version + 1, "drafted_by_ai": drafted_by_ai})
@@ -147,6 +149,7 @@ def _transition(review: WeeklyReview, expected: tuple[str, ...], new_status: str
     if claimed != 1:
         db.session.rollback()
         raise ReviewError("wrong_status", db.session.get(WeeklyReview, review.id))
+    bump_data_version(review.user_id)  # a Core UPDATE: no session event sees it
     db.session.expire(review)
 
 

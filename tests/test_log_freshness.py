@@ -1,0 +1,235 @@
+"""Repeat views answer 304 only while nothing the page shows has changed; compression; /admin."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import re
+from datetime import date
+
+import brotli
+import pytest
+
+from app.extensions import db
+from app.models import User
+from tests.conftest import Actors, AuthActions, Client
+from tests.log_support import count_statements, make_entries, make_entry
+from tests.test_tokens import bearer, issue
+
+LIST = {"HX-Request": "true", "HX-Target": "entry-list"}
+CSRF = re.compile(r'(name="csrf_token" value="|name="csrf-token" content=")[^"]+"')
+
+
+def again(client: Client, url: str, etag: str, **headers: str):
+    return client.get(url, headers={"If-None-Match": etag, **headers})
+
+
+def version_of(app, user) -> int:
+    with app.app_context():
+        return db.session.get(User, user.id).data_version
+
+
+@pytest.fixture
+def member(client: Client, auth: AuthActions, actors: Actors) -> Actors:
+    auth.login_as(actors.member)
+    return actors
+
+
+def test_a_repeat_view_is_304_until_the_api_writes(app, client: Client, member: Actors) -> None:
+    make_entry(app, member.member, "First")
+    first = client.get("/log")
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and "private" in first.headers["Cache-Control"]
+    repeat = again(client, "/log", etag)
+    assert repeat.status_code == 304 and repeat.get_data() == b""
+    # The list fragment is another representation: its own ETag.
+    fragment = client.get("/log", headers=LIST)
+    assert fragment.headers["ETag"] != etag
+    assert again(client, "/log", fragment.headers["ETag"], **LIST).status_code == 304
+
+    _id, raw = issue(app, member.member)
+    created = client.post("/api/daily-logs", data=json.dumps({"date": "2026-11-21", "title": "From the API"}),
+                          headers={**bearer(raw), "Content-Type": "application/json"})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    after = again(client, "/log", etag)
+    assert after.status_code == 200
+    assert "From the API" in after.get_data(as_text=True)
+    assert after.headers["ETag"] != etag
+    assert again(client, "/log", fragment.headers["ETag"], **LIST).status_code == 200
+
+
+def test_a_write_from_another_device_is_seen(app, client: Client, member: Actors, auth) -> None:
+    etag = client.get("/log").headers["ETag"]
+    other = app.test_client()
+    AuthActions(other).login_as(member.member)
+    assert other.post_form("/log/entries", {"title": "Written on the laptop"}).status_code in (200, 302, 303)
+    response = again(client, "/log", etag)
+    assert response.status_code == 200
+    assert "Written on the laptop" in response.get_data(as_text=True)
+
+
+def test_a_pending_message_is_never_a_304(app, client: Client, member: Actors) -> None:
+    etag = client.get("/log").headers["ETag"]
+    client.post_form("/log/entries", {"title": "Saved with a message"})
+    etag_after_write = None
+    shown = again(client, "/log", etag)
+    assert shown.status_code == 200
+    assert "Entry saved." in shown.get_data(as_text=True)
+    assert "ETag" not in shown.headers  # the message is shown once: this copy is not reusable
+    etag_after_write = client.get("/log").headers["ETag"]
+    assert again(client, "/log", etag_after_write).status_code == 304
+
+
+def test_locale_timezone_and_other_edits_change_the_etag(app, client: Client, member: Actors) -> None:
+    entry_id = make_entry(app, member.member, "To be trashed")
+    etag = client.get("/log").headers["ETag"]
+    with app.app_context():
+        db.session.get(User, member.member.id).locale = "ko"
+        db.session.commit()
+    korean = again(client, "/log", etag)
+    assert korean.status_code == 200 and "업무 일지" in korean.get_data(as_text=True)
+    etag = korean.headers["ETag"]
+    with app.app_context():
+        db.session.get(User, member.member.id).timezone = "Asia/Seoul"
+        db.session.commit()
+    assert again(client, "/log", etag).status_code == 200
+    etag = client.get("/log").headers["ETag"]
+    before = version_of(app, member.member)
+    client.post_form(f"/log/entries/{entry_id}/delete", {})
+    client.get("/log")  # shows the message
+    assert version_of(app, member.member) > before
+    assert again(client, "/log", etag).status_code == 200
+    # A teammate's write does not change this member's version.
+    mine = version_of(app, member.member)
+    make_entry(app, member.teammate, "Teammate's")
+    assert version_of(app, member.member) == mine
+
+
+def test_the_leads_queue_is_not_304_after_a_member_changes(app, client: Client, auth, actors: Actors) -> None:
+    auth.login_as(actors.lead)
+    etag = client.get("/reviews/queue").headers["ETag"]
+    assert again(client, "/reviews/queue", etag).status_code == 304
+    make_entry(app, actors.teammate, "Teammate wrote")
+    assert again(client, "/reviews/queue", etag).status_code == 200
+    etag = client.get("/reviews/queue").headers["ETag"]
+    with app.app_context():  # someone joins the team
+        db.session.get(User, actors.outsider.id).team_id = actors.lead.team_id
+        db.session.commit()
+    assert again(client, "/reviews/queue", etag).status_code == 200
+
+
+def test_the_api_list_answers_304_and_changes_with_a_write(app, client: Client, actors: Actors) -> None:
+    _id, raw = issue(app, actors.member)
+    first = client.get("/api/daily-logs", headers=bearer(raw))
+    etag = first.headers["ETag"]
+    assert client.get("/api/daily-logs", headers={**bearer(raw), "If-None-Match": etag}).status_code == 304
+    make_entry(app, actors.member, "New one")
+    assert client.get("/api/daily-logs", headers={**bearer(raw), "If-None-Match": etag}).status_code == 200
+
+
+def test_the_304_path_runs_a_constant_number_of_statements(app, client: Client, member: Actors) -> None:
+    def count() -> int:
+        etag = client.get("/log").headers["ETag"]
+        with count_statements(app) as counter:
+            assert again(client, "/log", etag).status_code == 304
+        return counter.count
+
+    make_entries(app, member.member, 5)
+    small = count()
+    make_entries(app, member.member, 60, start=date(2025, 6, 1))
+    assert count() == small <= 3
+
+
+def test_compressed_pages_decompress_to_the_same_bytes(app, client: Client, member: Actors) -> None:
+    make_entries(app, member.member, 10)
+    plain = client.get("/log", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert "Accept-Encoding" in plain.headers["Vary"]
+    for encoding, decode in (("gzip", gzip.decompress), ("br", brotli.decompress)):
+        packed = client.get("/log", headers={"Accept-Encoding": encoding})
+        assert packed.headers["Content-Encoding"] == encoding
+        assert "Accept-Encoding" in packed.headers["Vary"]
+        assert len(packed.get_data()) < len(plain.get_data()) / 3
+        text = decode(packed.get_data()).decode()
+        # CSRF tokens are signed with the time of rendering: the same secret, other bytes.
+        assert CSRF.sub("", text) == CSRF.sub("", plain.get_data(as_text=True))
+    _id, raw = issue(app, member.member)
+    api_plain = client.get("/api/daily-logs", headers={**bearer(raw), "Accept-Encoding": "identity"})
+    api_gzip = client.get("/api/daily-logs", headers={**bearer(raw), "Accept-Encoding": "gzip"})
+    assert api_gzip.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(api_gzip.get_data()) == api_plain.get_data()
+
+
+def test_static_files_have_hashed_urls_long_life_and_compression(app, client: Client, member) -> None:
+    page = client.get("/log").get_data(as_text=True)
+    url = re.search(r'href="(/static/app\.css\?v=[0-9a-f]+)"', page).group(1)
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "immutable" in plain.headers["Cache-Control"]
+    packed = client.get(url, headers={"Accept-Encoding": "br"})
+    assert packed.headers["Content-Encoding"] == "br"
+    assert brotli.decompress(packed.get_data()) == plain.get_data()
+    stale = client.get("/static/app.css?v=0000", headers={"Accept-Encoding": "identity"})
+    assert "immutable" not in stale.headers.get("Cache-Control", "")
+
+
+def test_admin_runs_at_most_six_statements(app, client: Client, auth, actors: Actors) -> None:
+    auth.login_as(actors.admin)
+    for i in range(25):  # more audit events than the page lists
+        make_entry(app, actors.member, f"Audited {i}")
+    client.get("/admin")
+    with count_statements(app) as counter:
+        assert client.get("/admin").status_code == 200
+    assert counter.count <= 6, counter.count
+
+
+def test_generated_request_ids_are_never_masked(app) -> None:
+    from app.logging_setup import ConsoleFormatter, JsonFormatter
+
+    rid = "b104990123" + "f" * 22  # digits that the phone pattern would take
+    record = logging.LogRecord("worklog.test", logging.INFO, __file__, 1, "call 010-1234-5678", (), None)
+    record.request_id = rid
+    line = JsonFormatter().format(record)
+    assert json.loads(line)["request_id"] == rid
+    assert "010-1234-5678" not in line  # the message is still masked
+    assert f"[{rid}]" in ConsoleFormatter().format(record)
+
+
+def test_the_week_page_is_not_304_after_the_lead_comments_or_decides(app, client: Client, auth,
+                                                                     actors: Actors) -> None:
+    from tests.test_reviews import WEEK, submitted_review
+
+    review_id = submitted_review(app, client, auth, actors.member)
+    auth.login_as(actors.member)
+    etag = client.get(f"/reviews/{WEEK}").headers["ETag"]
+    assert again(client, f"/reviews/{WEEK}", etag).status_code == 304
+    lead = app.test_client()
+    AuthActions(lead).login_as(actors.lead)
+    assert lead.post_form(f"/reviews/r/{review_id}/comments", {"body": "Looks good"}).status_code == 302
+    shown = again(client, f"/reviews/{WEEK}", etag)
+    assert shown.status_code == 200 and "Looks good" in shown.get_data(as_text=True)
+    etag = shown.headers["ETag"]
+    assert lead.post_form(f"/reviews/r/{review_id}/approve", {}).status_code == 302  # a Core UPDATE
+    assert again(client, f"/reviews/{WEEK}", etag).status_code == 200
+
+
+def test_the_heatmap_is_built_once_per_data_version(app, client: Client, member: Actors) -> None:
+    make_entry(app, member.member, "Counted", work_date=date(2026, 11, 20))
+    client.get("/log")
+    with count_statements(app) as counter:
+        page = client.get("/log").get_data(as_text=True)
+    assert "1 entry on Nov 20, 2026" in page
+    assert not [s for s in counter.statements if "GROUP BY log_entries.work_date" in s]
+    make_entry(app, member.member, "Counted too", work_date=date(2026, 11, 20))
+    assert "2 entries on Nov 20, 2026" in client.get("/log").get_data(as_text=True)
+
+
+def test_server_sent_events_are_never_compressed(app, client: Client, member: Actors) -> None:
+    from tests.test_reviews import WEEK
+
+    make_entry(app, member.member, "Something to draft from", work_date=date(2026, 11, 17))
+    response = client.post_form(f"/reviews/{WEEK}/draft", {"version": "0"}, buffered=True,
+                                headers={"Accept": "text/event-stream", "Accept-Encoding": "br, gzip"})
+    assert response.mimetype == "text/event-stream"
+    assert "Content-Encoding" not in response.headers
+    assert "event: " in response.get_data(as_text=True)
