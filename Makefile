@@ -43,6 +43,8 @@ static/vendor/.installed: package.json package-lock.json
 	@mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/@picocss/pico/css/pico.min.css static/vendor/pico.min.css
+	@# Used only by the browser tests (injected by Playwright), never by a page.
+	cp node_modules/axe-core/axe.min.js static/vendor/axe.min.js
 	@touch $@
 
 translations: $(VENV)/.installed
