@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from zoneinfo import available_timezones
 
+from babel.dates import format_interval, format_skeleton
 from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
@@ -67,6 +69,17 @@ def timezone_names() -> list[str]:
     return _TIMEZONES
 
 
+def skeleton_date(day: date, skeleton: str = "MMMEd") -> str:
+    """`day` in the locale's own order for the fields of `skeleton` (CLDR): "MMMEd" reads
+    "Mon, Nov 23" in English and "11월 23일 (월)" in Korean. Never a fixed pattern."""
+    return format_skeleton(skeleton, day, locale=str(get_locale() or "en"))
+
+
+def date_range(start: date, end: date, skeleton: str = "yMMMd") -> str:
+    """Two dates as one range in the locale's way ("Nov 17 – 23, 2026", "2026년 11월 17일~23일")."""
+    return format_interval(start, end, skeleton, locale=str(get_locale() or "en"))
+
+
 def init_i18n(app: Flask, babel: Babel) -> None:
     babel.init_app(
         app,
@@ -80,3 +93,5 @@ def init_i18n(app: Flask, babel: Babel) -> None:
     app.jinja_env.globals["status_label"] = status_label
     app.jinja_env.globals["field_label"] = field_label
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["skeleton"] = skeleton_date
+    app.jinja_env.filters["date_range"] = date_range
