@@ -469,14 +469,3 @@
   });
 })();
 
-// --- Copy buttons: [data-copy-text] copies its own value, [data-copy-from] a field's ----
-(function () {
-  "use strict";
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest && event.target.closest("[data-copy-text]");
-    if (!button || !navigator.clipboard) return;
-    navigator.clipboard.writeText(button.getAttribute("data-copy-text")).then(function () {
-      button.textContent = button.getAttribute("data-copied-label") || "Copied";
-    }, function () {});
-  });
-})();

@@ -11,7 +11,6 @@ from flask import (
     abort,
     flash,
     jsonify,
-    redirect,
     render_template,
     request,
     stream_with_context,
@@ -104,8 +103,7 @@ def index() -> str:
     user = me()
     page = page_arg(maximum=MAX_WEEKS_PAGE)
     last_page = last_weeks_page(user)
-    if page > last_page:  # nothing older than the account's first week
-        return redirect(url_for("reviews.index", page=last_page if last_page > 1 else None))
+    page = min(page, last_page)  # nothing older than the account's first week
     return render_template("reviews/index.html", rows=weeks_overview(user, page), page=page,
                            last_page=last_page, current_week=IsoWeek.of(user.today()),
                            is_lead=user.leads_team, can_submit=service.has_reviewer(user),
