@@ -83,6 +83,7 @@ def test_axe_finds_no_serious_or_critical_problem_on_any_page(browser, live_serv
 
     def visit(page, path):
         page.goto(path)
+        page.wait_for_load_state("networkidle")  # fragments such as the queue's badge too
         for scheme in ("light", "dark"):
             # Reduced motion: axe must not read a colour halfway through a transition.
             page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
