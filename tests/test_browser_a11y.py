@@ -71,7 +71,7 @@ def tour(browser, live_server, demo, visit):
     for name, paths in pages.items():
         context = browser.new_context(base_url=live_server.url, locale="en-US")
         page = context.new_page()
-        sign_in(page, people[name], landing=r"/(log|admin)")
+        sign_in(page, people[name], landing=r"/(log|admin)$")
         for path in paths:
             visit(page, path)
         context.close()
