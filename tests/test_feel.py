@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.extensions import db
-from app.models import User, UserSession, WeeklyReview
+from app.models import Team, User, UserSession, WeeklyReview
 from app.services.isoweek import IsoWeek
 from app.services.text import highlight
 from tests.conftest import Actors, AuthActions, Client, make_user
@@ -178,3 +178,30 @@ def test_the_admin_sees_the_offline_provider_for_what_it_is(client: Client, auth
     assert "offline (built-in, no model)" in body
     assert 'status-ok">offline<' not in body
 
+
+
+def test_the_demo_log_does_not_repeat_itself(app: Flask, runner) -> None:
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    with app.app_context():
+        from app.models import LogEntry
+        rows = db.session.execute(sa.select(LogEntry.user_id, LogEntry.title)).all()
+    per_user: dict[int, list[str]] = {}
+    for user_id, title in rows:
+        per_user.setdefault(user_id, []).append(title)
+    assert len(per_user) == 4
+    for titles in per_user.values():
+        assert len(titles) >= 15 and len(titles) == len(set(titles))
+    every = [t for titles in per_user.values() for t in titles]
+    assert any("\uac00" <= c <= "\ud7a3" for c in "".join(every))  # Korean weeks too
+    assert any(t.isascii() for t in every)  # and English ones
+
+
+def test_admins_are_told_when_a_team_cannot_submit(app: Flask, client: Client, auth: AuthActions,
+                                                   actors: Actors) -> None:
+    with app.app_context():
+        teams = {t.name: t.id for t in db.session.scalars(sa.select(Team))}
+    auth.login_as(actors.admin)
+    body = client.get(f"/admin/teams/{teams['Growth']}").get_data(as_text=True)
+    assert "This team has no lead" in body
+    body = client.get(f"/admin/teams/{teams['Payments']}").get_data(as_text=True)
+    assert "This team has no lead" not in body and "once the team has a second lead" in body
