@@ -18,7 +18,7 @@ help:
 	@echo "make run    set up, seed demo accounts on first start, serve on http://$(HOST):$(PORT)"
 	@echo "            (with DATABASE_URL on PostgreSQL, a job worker runs beside it)"
 	@echo "make test   set up, lint, and run the whole test suite on every core (PYTEST_WORKERS=0: one process)"
-	@echo "make screenshots  pictures of /ask and /admin/feedback in instance/screenshots/"
+	@echo "make screenshots  pictures of the main screens in instance/screenshots/ (open gallery.html)"
 	@echo "make setup  virtualenv + Python deps, npm assets, translations, database migrations"
 	@echo "make lint   ruff"
 	@echo "make faults the fault-injection suite alone: HAProxy, two gunicorns, a private PostgreSQL and"
@@ -43,6 +43,8 @@ static/vendor/.installed: package.json package-lock.json
 	@mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/@picocss/pico/css/pico.min.css static/vendor/pico.min.css
+	@# Used only by the browser tests (injected by Playwright), never by a page.
+	cp node_modules/axe-core/axe.min.js static/vendor/axe.min.js
 	@touch $@
 
 translations: $(VENV)/.installed
@@ -92,8 +94,8 @@ test: setup lint
 faults: setup
 	WORKLOG_FAULTS=$(FAULTS) $(BIN)/pytest -p no:cacheprovider -q -n 0 -m faults tests/test_ops_faults.py $(PYTEST_ARGS)
 
-# Pictures of /ask and /admin/feedback (light, dark, 390 px) in instance/screenshots/ for a
-# person to look at; not a test, so not part of `make test`.
+# Pictures of the main screens (light, dark, 390 px, English and Korean) in instance/screenshots/,
+# listed in gallery.html, for a person to look at; not a test, so not part of `make test`.
 screenshots: setup
 	$(BIN)/pytest -p no:cacheprovider -q tests/screenshots.py
 

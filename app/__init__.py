@@ -241,9 +241,14 @@ def _register_hooks(app: Flask) -> None:
     # Registered after finish_response, so it runs before it (before htmx's flashes are popped).
     app.after_request(add_etag)
 
+    from app.services.accounts.devices import describe_device
+    from app.services.log.query import search_terms
     from app.services.markdown import plain_excerpt, render_markdown
+    from app.services.text import highlight
 
     app.jinja_env.globals.update(render_markdown=render_markdown, plain_excerpt=plain_excerpt)
+    app.jinja_env.filters["device"] = describe_device
+    app.jinja_env.filters["highlight"] = lambda text, q: highlight(text, search_terms(q or ""))
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import available_timezones
 
+from babel.dates import format_interval, format_skeleton
 from flask import Flask, current_app, g, request
 from flask_babel import Babel, format_date, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
@@ -98,11 +100,23 @@ def dateformat(value: Any, format: str | None = None, rebase: bool = True) -> st
     Only plain dates are cached: a datetime is shown in the user's timezone, so it goes
     through Flask-Babel each time.
     """
-    from datetime import date
-
     if type(value) is date:
         return _formatted_date(value, format, str(get_locale()))
     return format_date(value, format, rebase)
+def skeleton_date(day: date, skeleton: str = "MMMEd") -> str:
+    """`day` in the locale's own order for the fields of `skeleton` (CLDR): "MMMEd" reads
+    "Mon, Nov 23" in English and "11월 23일 (월)" in Korean. Never a fixed pattern."""
+    return _skeleton_date(day, skeleton, str(get_locale() or "en"))
+
+
+@lru_cache(maxsize=8192)
+def _skeleton_date(day: date, skeleton: str, locale: str) -> str:
+    return format_skeleton(skeleton, day, locale=locale)
+
+
+def date_range(start: date, end: date, skeleton: str = "yMMMd") -> str:
+    """Two dates as one range in the locale's way ("Nov 17 – 23, 2026", "2026년 11월 17일~23일")."""
+    return format_interval(start, end, skeleton, locale=str(get_locale() or "en"))
 
 
 def init_i18n(app: Flask, babel: Babel) -> None:
@@ -127,3 +141,5 @@ def init_i18n(app: Flask, babel: Babel) -> None:
     app.jinja_env.globals["status_label"] = status_label
     app.jinja_env.globals["field_label"] = field_label
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["skeleton"] = skeleton_date
+    app.jinja_env.filters["date_range"] = date_range

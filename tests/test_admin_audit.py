@@ -32,7 +32,9 @@ def add_events(app: Flask, count: int, *, action: str = "test.thing", actor_id: 
 def csv_rows(response) -> list[dict[str, str]]:
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    body = response.get_data(as_text=True)
+    assert body.startswith("\ufeff")  # Excel needs the BOM to read UTF-8
+    return list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"))))
 
 
 def test_it_filters_by_actor_action_and_dates(app: Flask, actors: Actors) -> None:

@@ -59,7 +59,7 @@ def test_draft_streams_in_then_submit_and_the_lead_approves(app, page, browser, 
     lead.locator(f'a.citation[href="/log/entries/{ids[0]}"]').first.click()
     lead.wait_for_url(re.compile(rf"/log/entries/{ids[0]}$"))  # the lead can follow a citation
     lead.go_back()
-    lead.get_by_label("Comment (optional)").fill("Great week.")
+    lead.get_by_label("Comment (required to request changes)").fill("Great week.")
     lead.get_by_role("button", name="Approve").click()
     lead.get_by_text("Review approved.").wait_for()
     lead_context.close()

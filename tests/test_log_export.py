@@ -41,7 +41,7 @@ def titles(client: Client, fmt: str, query: str = "") -> list[str]:
     if fmt == "json":
         return [entry["title"] for entry in json.loads(body)]
     if fmt == "csv":
-        return [row["title"] for row in csv.DictReader(io.StringIO(body))]
+        return [row["title"] for row in csv.DictReader(io.StringIO(body.removeprefix("\ufeff")))]
     return [line.split(" — ", 1)[1] for line in body.splitlines() if line.startswith("## ")]
 
 
@@ -99,7 +99,9 @@ def test_it_exports_every_field(client: Client, log: dict) -> None:
 
 def test_it_exports_an_empty_log_as_valid_files(client: Client, member: Actors) -> None:
     assert json.loads(client.get("/log/export?format=json").get_data(as_text=True)) == []
-    rows = list(csv.reader(io.StringIO(client.get("/log/export?format=csv").get_data(as_text=True))))
+    raw = client.get("/log/export?format=csv").get_data()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the UTF-8 BOM: Excel reads Korean right
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert rows[0][:3] == ["id", "work_date", "title"] and len(rows) == 1
 
 

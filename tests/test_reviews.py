@@ -277,8 +277,16 @@ def test_anonymous_is_sent_to_login(app, client, actors):
 
 
 def test_lead_cannot_review_their_own(app, client, auth, actors):
-    review_id = submitted_review(app, client, auth, actors.lead)
+    # The team's only lead has nobody to review them: their review stays a draft (issue 17).
+    submitted_review(app, client, auth, actors.lead)
+    assert review_of(app, actors.lead).status == "draft"
+    with app.app_context():  # a second lead in the team reviews the first
+        db.session.get(User, actors.teammate.id).role = "lead"
+        db.session.commit()
     auth.login_as(actors.lead)
+    review_id = review_of(app, actors.lead).id
+    assert client.post_form(f"/reviews/r/{review_id}/submit", {"version": "1"}).status_code == 302
+    assert review_of(app, actors.lead).status == "submitted"
     assert f"/reviews/r/{review_id}" not in waiting(client)
     assert client.post_form(f"/reviews/r/{review_id}/approve").status_code == 404
     assert review_of(app, actors.lead).status == "submitted"

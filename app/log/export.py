@@ -24,6 +24,9 @@ BATCH = 500
 CSV_COLUMNS = ("id", "work_date", "title", *STAR_PARTS, "category", "impact", "tags",
                "created_at", "updated_at")
 MIME = {"md": "text/markdown", "csv": "text/csv", "json": "application/json"}
+# Excel reads a CSV file as the system's legacy code page (Korean turns to mojibake) unless it
+# starts with a UTF-8 byte order mark; other tools skip it.
+BOM = "\ufeff"
 # A spreadsheet would run a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Markdown exports must show raw HTML as text, as the app does, in any viewer.
@@ -61,6 +64,7 @@ def _safe_cell(value: Any) -> str:
 
 def _csv(stmt: sa.Select[Any]) -> Iterator[str]:
     buffer = io.StringIO()
+    buffer.write(BOM)
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for entry in _entries(stmt):

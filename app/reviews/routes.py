@@ -10,18 +10,21 @@ from flask import (
     Response,
     abort,
     flash,
+    jsonify,
     render_template,
     request,
     stream_with_context,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import format_time, get_locale
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from app.access import Action, can_review, get_review_for
 from app.extensions import db
+from app.i18n import status_label
 from app.models import ReviewStatus, User, WeeklyReview
+from app.models.base import utcnow
 from app.models.review import BODY_MAX, COMMENT_MAX
 from app.reviews import bp
 from app.services.freshness import conditional, team_part
@@ -30,7 +33,13 @@ from app.services.llm import LLMError
 from app.services.markdown import render_with_citations
 from app.services.reviews import workflow as service
 from app.services.reviews.drafting import start_draft
-from app.services.reviews.overview import MAX_WEEKS_PAGE, lead_queue, weeks_overview
+from app.services.reviews.overview import (
+    MAX_WEEKS_PAGE,
+    last_weeks_page,
+    lead_queue,
+    waiting_count,
+    weeks_overview,
+)
 from app.urls import external_url
 from app.web import form_int, is_htmx, json_error, me, page_arg, redirect_for, request_context
 
@@ -55,9 +64,15 @@ def error_message(code: str, review: WeeklyReview | None = None) -> str:
         "empty": _("Write the review before submitting it."),
         "comment_required": _("Say what should change: a comment is required."),
         "too_long": _("That is too long to save."),
+        "no_reviewer": no_reviewer_message(),
         "no_entries": _("There are no entries in this week to draft from. Add entries to your "
                         "work log first."),
     }.get(code, _("That could not be done."))
+
+
+def no_reviewer_message() -> str:
+    return _("Your team has no lead to review this, so it cannot be submitted yet. You can write "
+             "and save it; ask an admin to add you to a team with a lead.")
 
 
 def render_review(review: WeeklyReview, reader: User) -> Any:
@@ -89,8 +104,12 @@ def index() -> str:
     """The user's recent weeks (12 a page, newest first) with entry counts and review status."""
     user = me()
     page = page_arg(maximum=MAX_WEEKS_PAGE)
+    last_page = last_weeks_page(user)
+    page = min(page, last_page)  # nothing older than the account's first week
     return render_template("reviews/index.html", rows=weeks_overview(user, page), page=page,
-                           current_week=IsoWeek.of(user.today()), is_lead=user.leads_team)
+                           last_page=last_page, current_week=IsoWeek.of(user.today()),
+                           is_lead=user.leads_team, can_submit=service.has_reviewer(user),
+                           no_reviewer=no_reviewer_message())
 
 
 @bp.get("/<week>")
@@ -111,20 +130,43 @@ def _week_context(user: User, iso: IsoWeek, **extra: Any) -> dict[str, Any]:
         "rendered": render_review(review, user) if review and review.body else None,
         "comments": service.comments_of(review) if review else [],
         "this_week": IsoWeek.of(user.today()), "body_max": BODY_MAX, "comment_max": COMMENT_MAX,
+        "can_submit": service.has_reviewer(user), "no_reviewer": no_reviewer_message(),
+        "latest_request": _latest_request(review),
     }
     context.update(extra)
     return context
 
 
+def _latest_request(review: WeeklyReview | None) -> Any:
+    """The lead's latest request for changes, shown beside the banner that mentions it."""
+    if review is None or review.status != ReviewStatus.CHANGES_REQUESTED.value:
+        return None
+    asked = [c for c in service.comments_of(review) if c.kind == "changes_requested"]
+    return asked[-1] if asked else None
+
+
+def _autosaved(user: User, iso: IsoWeek, review: WeeklyReview) -> Response:
+    """What the editor's autosave needs: the new version and the status to show."""
+    saved_at = format_time(utcnow(), "short")
+    return jsonify({"version": review.version, "status": review.status,
+                    "status_label": status_label(review.status),
+                    "message": _("Saved · %(time)s", time=saved_at), "review_id": review.id})
+
+
 @bp.post("/<week>")
 @login_required
 def save(week: str) -> str | Response | tuple[str, int]:
-    """Save the author's text; a save from an old version is refused and the text kept."""
+    """Save the author's text; a save from an old version is refused and the text kept.
+    The editor's autosave asks for JSON and gets the new version (or the refusal) back."""
     user = me()
     iso = _week_or_404(week)
     body = request.form.get("body", "")
     expected = form_int("version")
     submitting = request.form.get("action") == "submit"
+    autosave = request.accept_mimetypes.best == "application/json"
+    if submitting and not service.has_reviewer(user):
+        submitting = False  # the text is saved; the message says why it was not submitted
+        flash(no_reviewer_message(), "warning")
     try:
         review = service.save_body(user, iso, body, expected, info=request_context())
         if submitting:
@@ -134,6 +176,8 @@ def save(week: str) -> str | Response | tuple[str, int]:
     except service.ReviewError as exc:
         db.session.rollback()
         status = 409 if exc.code in ("stale", "not_editable", "wrong_status") else 422
+        if autosave:
+            return json_error(status, exc.code, error_message(exc.code, exc.review))
         context = _week_context(user, iso, body=body, version=expected,
                                 save_error=error_message(exc.code, exc.review))
         if is_htmx():
@@ -141,6 +185,8 @@ def save(week: str) -> str | Response | tuple[str, int]:
         return render_template("reviews/week.html", **context), status
     if submitting:
         return _after_action(review, _("Review submitted to your lead."))
+    if autosave:
+        return _autosaved(user, iso, review)
     flash(_("Review saved."), "success")
     if is_htmx():
         return render_template("reviews/_editor.html", **_week_context(user, iso))
@@ -208,7 +254,8 @@ def draft(week: str) -> Response:
             review = job.save(expected, info)
             db.session.commit()
             yield _event("done", {"version": review.version, "review_id": review.id,
-                                  "entries": len(job.entries),
+                                  "entries": len(job.entries), "status": review.status,
+                                  "status_label": status_label(review.status),
                                   "message": _("Draft written from %(n)d entries and saved.",
                                                n=len(job.entries))})
         except LLMError as exc:
@@ -255,6 +302,7 @@ def _review_context(user: User, item: WeeklyReview, **extra: Any) -> dict[str, A
         "rendered": render_review(item, user) if item.body else None,
         "entries": service.week_entries(item.user, iso),
         "comments": service.comments_of(item), "comment_max": COMMENT_MAX,
+        "can_submit": service.has_reviewer(item.user), "no_reviewer": no_reviewer_message(),
     }
     context.update(extra)
     return context
@@ -286,7 +334,7 @@ def submit(review_id: int) -> Response | tuple[str, int]:
         _notify(item, "submitted", user)
         db.session.commit()
     except service.ReviewError as exc:
-        if exc.code in ("stale", "wrong_status", "empty"):
+        if exc.code in ("stale", "wrong_status", "empty", "no_reviewer"):
             db.session.rollback()
             flash(error_message(exc.code, exc.review), "error")
             return redirect_for(url_for("reviews.week", week=item.week))
@@ -325,7 +373,9 @@ def comment(review_id: int) -> Response | tuple[str, int] | str:
     user = me()
     item = get_review_for(user, review_id)
     try:
-        service.add_comment(user, item, request.form.get("body", ""), info=request_context())
+        # "body" from the comment box; "comment" from the lead's decision form ("Comment only").
+        text = request.form.get("body") or request.form.get("comment", "")
+        service.add_comment(user, item, text, info=request_context())
         db.session.commit()
     except service.ReviewError as exc:
         return _refused(user, item, exc)
@@ -357,3 +407,13 @@ def queue() -> str:
     found = lead_queue(user)
     return render_template("reviews/queue.html", waiting=found.waiting, recent=found.recent,
                            counts=found.counts, more=found.more)
+
+
+@bp.get("/queue/badge")
+@login_required
+def queue_badge() -> Response:
+    """The navigation's count of reviews waiting for this lead: a fragment loaded on its own
+    (hx-trigger="load") so the pages around it stay cacheable."""
+    response = Response(render_template("reviews/_queue_badge.html", n=waiting_count(me())))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

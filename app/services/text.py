@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from markupsafe import Markup
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -30,3 +32,23 @@ def like_pattern(text: str) -> str:
     """`text` as a LIKE pattern matching it anywhere, its wildcards escaped (ESCAPE '\\')."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def highlight(text: str | None, terms: list[str] | None) -> Markup:
+    """`text` escaped, with each case-insensitive occurrence of `terms` in <mark>.
+
+    The text is split on the raw terms first and every piece is escaped on its own, so
+    neither the text nor a term can inject markup (a term like "<b" marks "&lt;b")."""
+    text = text or ""
+    wanted = sorted({t for t in (terms or []) if t}, key=len, reverse=True)
+    if not wanted:
+        return Markup.escape(text)
+    pattern = re.compile("|".join(re.escape(t) for t in wanted), re.IGNORECASE)
+    out: list[Markup] = []
+    last = 0
+    for match in pattern.finditer(text):
+        out.append(Markup.escape(text[last:match.start()]))
+        out.append(Markup("<mark>{}</mark>").format(match.group(0)))  # format() escapes
+        last = match.end()
+    out.append(Markup.escape(text[last:]))
+    return Markup("").join(out)

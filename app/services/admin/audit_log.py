@@ -98,6 +98,7 @@ def _safe_cell(value: Any) -> str:
 def audit_csv(stmt: sa.Select[Any]) -> Iterator[str]:
     """CSV rows streamed in batches, formula-like cells neutralised."""
     buffer = io.StringIO()
+    buffer.write("\ufeff")  # a UTF-8 byte order mark: Excel then reads Korean names right
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     yield buffer.getvalue()

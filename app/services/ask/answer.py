@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
+from babel.dates import format_interval
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 
 from app.access import visible_owner_ids
@@ -24,6 +26,7 @@ from app.extensions import db
 from app.models import User
 from app.models.ask import QUESTION_MAX, AskQuestion
 from app.services.ask.cache import answer_cache, cache_key, fingerprint, lookup, store
+from app.services.ask.dates import parse_dates
 from app.services.ask.retrieval import (
     DEFAULT_EMBEDDING_CANDIDATES,
     DEFAULT_MAX_ENTRIES,
@@ -110,8 +113,7 @@ def ask_question(user: User, raw_question: str, *, include_team: bool, locale: s
                                         or DEFAULT_EMBEDDING_CANDIDATES))
     if not found.entries:
         with force_locale(locale):
-            text = _("I found nothing in the entries you can see that matches this question. "
-                     "Try other words or a wider date range.")
+            text = nothing_found(found, question, today)
         row = AskQuestion(user_id=user_id, question=question, answer=text, cited_entry_ids=[],
                           entries_used=0, include_team=include_team, cache_key=None)
         db.session.add(row)
@@ -121,7 +123,9 @@ def ask_question(user: User, raw_question: str, *, include_team: bool, locale: s
     # Read before the call: it ends the transaction, which expires the entries.
     sent = {e.id for e in found.entries}
     used = len(found.entries)
-    text = model.complete(ask_task(question, found.entries, locale=locale), user_id=user_id)
+    period = (found.period.start, found.period.end) if found.period else None
+    text = model.complete(ask_task(question, found.entries, locale=locale, period=period),
+                          user_id=user_id)
     cited = [i for i in cited_ids(text) if i in sent]
     row = AskQuestion(user_id=user_id, question=question, answer=text, cited_entry_ids=cited,
                       entries_used=used, include_team=include_team,
@@ -132,6 +136,25 @@ def ask_question(user: User, raw_question: str, *, include_team: bool, locale: s
     if found.cacheable:
         store(cache, user_id, key, row.cache_value())
     return Answer(row, found)
+
+
+def nothing_found(found: Retrieval, question: str, today: date) -> str:
+    """No entry matched: say so, and what was looked for, so the asker knows what to change."""
+    text = _("I found nothing in the entries you can see that matches this question.")
+    looked: list[str] = []
+    # The question's own words that were searched (the terms are stems: "kubernet").
+    _period, rest = parse_dates(question, today)
+    searched = [w.strip("?!.,;:\"'") for w in rest.split()
+                if any(t in w.lower() for t in found.terms)]
+    if searched:
+        looked.append(_("words: %(words)s", words=", ".join(f"“{w}”" for w in dict.fromkeys(searched))))
+    if found.period:
+        looked.append(_("dates: %(range)s",
+                        range=format_interval(found.period.start, found.period.end, "yMMMd",
+                                              locale=str(get_locale() or "en"))))
+    if looked:
+        text += " " + _("Searched for %(what)s.", what="; ".join(looked))
+    return text + " " + _("Try other words or a wider date range.")
 
 
 def shown_answer(text: str | None) -> str:

@@ -76,7 +76,8 @@ def retrieve(owner_ids: list[int], question: str, today: date, limit: int, *,
 
     Dates in the question narrow the range; each keyword (English word or Hangul pair, matched
     as a substring like the log's search) and each "#id" named adds to an entry's score; title
-    hits count most. A question with no keywords gets the newest entries of its period. One
+    hits count most. With dates, every entry of the period is a candidate and the keywords
+    only rank them; a question with no keywords gets the newest entries of its period. One
     query. With an `embedder`, this keyword ranking is fused with a ranking by meaning (see
     `_hybrid`), still only over these entries.
     """
@@ -91,7 +92,10 @@ def retrieve(owner_ids: list[int], question: str, today: date, limit: int, *,
         conditions.append(LogEntry.id.in_(named))
     order: list[Any] = [LogEntry.work_date.desc(), LogEntry.id.desc()]
     if conditions:
-        stmt = stmt.where(sa.or_(*conditions))
+        # With dates, the period's entries are the answer and the words only rank them ("what
+        # did I ship in October?" is every October entry, not the one that says "shipped").
+        if period is None:
+            stmt = stmt.where(sa.or_(*conditions))
         score: sa.ColumnElement[int] = rank_by_terms(words) if words else sa.literal(0)
         for condition in conditions:
             score = score + sa.case((condition, 2), else_=0)

@@ -10,7 +10,10 @@ import json
 import math
 import time
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
+
+from babel.dates import format_skeleton
 
 from app.services.llm.base import LLM, LLMTask, Usage
 from app.services.llm.prompts import build_messages, read_data_block
@@ -31,6 +34,8 @@ _WORDS = {
         "ask_none": "I found nothing in your log about that. Try other words or a wider date range.",
         "ask_found": "From your log ({n} matching):", "ask_closest":
             "No entry mentions that directly. The closest entries you gave me:",
+        "ask_period": "Your log from {start} to {end} ({n}):",
+        "ask_period_one": "Your log on {start} ({n}):",
     },
     "ko": {
         "title": "{week} 주간 회고", "entries": "항목 {n}개", "one_entry": "항목 1개",
@@ -41,6 +46,8 @@ _WORDS = {
         "ask_none": "기록에서 관련 내용을 찾지 못했습니다. 다른 단어나 더 넓은 기간으로 찾아 보세요.",
         "ask_found": "기록에서 찾은 내용 ({n}건):", "ask_closest":
             "질문을 직접 언급한 항목은 없습니다. 주어진 항목 중 가장 가까운 것:",
+        "ask_period": "{start}부터 {end}까지의 기록 ({n}건):",
+        "ask_period_one": "{start}의 기록 ({n}건):",
     },
 }
 
@@ -61,7 +68,7 @@ class OfflineLLM(LLM):
             text = json.dumps(propose_star(str(data.get("text", "")), data.get("categories") or []),
                               ensure_ascii=False, indent=2)
         else:
-            text = answer(task.question or "", data, words)
+            text = answer(task.question or "", data, words, task.locale)
         if not streaming:
             yield text
             return
@@ -145,11 +152,15 @@ def _by_category(entries: list[dict[str, Any]], fallback: str) -> list[tuple[str
                                                   kv[0].lower()))
 
 
-def answer(question: str, data: Any, words: dict[str, str]) -> str:
-    """Ask your log: the entries that best match the question, each cited; honest when none."""
+def answer(question: str, data: Any, words: dict[str, str], locale: str = "en") -> str:
+    """Ask your log: the entries that best match the question, each cited; honest when none.
+    When the question named dates, that period's entries are the answer, grouped by day."""
     entries = _entries(data)
     if not entries:
         return words["ask_none"] + "\n"
+    period = data.get("period") if isinstance(data, dict) else None
+    if isinstance(period, dict):
+        return _period_answer(entries, period, words, locale)
     wanted = terms(question)
     texts = {e["id"]: _searchable(e) for e in entries}
     frequency = {t: sum(1 for text in texts.values() if t in text) for t in wanted}
@@ -169,10 +180,37 @@ def answer(question: str, data: Any, words: dict[str, str]) -> str:
         lines = [words["ask_closest"], ""]
         chosen = sorted(entries, key=lambda e: (e.get("date") or ""), reverse=True)[:3]
     for e in chosen:
-        summary = _summary(e)
-        when = f" ({e['date']})" if e.get("date") else ""
-        lines.append(f"- **{e.get('title', '').strip()}**{when}: {summary} {_cite(e)}".replace(":  [", ": ["))
+        lines.append(_answer_line(e, with_date=True))
     return "\n".join(lines) + "\n"
+
+
+def _answer_line(e: dict[str, Any], *, with_date: bool) -> str:
+    when = f" ({e['date']})" if with_date and e.get("date") else ""
+    return f"- **{e.get('title', '').strip()}**{when}: {_summary(e)} {_cite(e)}".replace(":  [", ": [")
+
+
+def _day_label(text: str, locale: str) -> str:
+    try:
+        return format_skeleton("MMMEd", date.fromisoformat(text), locale=locale.replace("-", "_"))
+    except (ValueError, TypeError):
+        return text
+
+
+def _period_answer(entries: list[dict[str, Any]], period: dict[str, Any], words: dict[str, str],
+                   locale: str) -> str:
+    start, end = str(period.get("from") or ""), str(period.get("to") or "")
+    header = words["ask_period_one" if start == end else "ask_period"]
+    lines = [header.format(start=_day_label(start, locale), end=_day_label(end, locale),
+                           n=len(entries)), ""]
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for e in entries:
+        by_day.setdefault(str(e.get("date") or ""), []).append(e)
+    for day in sorted(by_day, reverse=True):
+        if start != end:
+            lines += [f"**{_day_label(day, locale)}**", ""]
+        lines += [_answer_line(e, with_date=False) for e in sorted(by_day[day], key=_order)]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _searchable(entry: dict[str, Any]) -> str:

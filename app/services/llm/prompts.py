@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
 from app.models.log import STAR_PARTS, LogEntry
@@ -97,13 +98,17 @@ def structure_task(text: str, *, categories: Iterable[str] = (), locale: str = "
 
 
 def ask_task(question: str, entries: Iterable[LogEntry | Mapping[str, Any]], *,
-             locale: str = "en") -> LLMTask:
-    """The task for answering `question` from `entries` (only ones the asker may see)."""
+             locale: str = "en", period: tuple[date, date] | None = None) -> LLMTask:
+    """The task for answering `question` from `entries` (only ones the asker may see).
+    `period`: the dates the question named; the entries are then that period's."""
     facts = [entry_fact(e) for e in entries]
+    data: dict[str, Any] = {"entries": facts}
+    if period is not None:
+        data["period"] = {"from": period[0].isoformat(), "to": period[1].isoformat()}
     return LLMTask(
         purpose="ask",
         instructions=ASK_INSTRUCTIONS.format(language=language(locale)),
-        data={"entries": facts},
+        data=data,
         question=question,
         locale=locale,
         given_ids=_given_ids(facts),

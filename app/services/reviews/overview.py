@@ -19,10 +19,35 @@ QUEUE_PAGE = 50
 RECENT_DECISIONS = 10
 
 
+def first_week(user: User) -> IsoWeek:
+    """Where `user`'s weeks start: the account's creation, or an earlier entry or review."""
+    earliest = [user.created_at.date() if user.created_at else user.today()]
+    first_entry = db.session.scalar(
+        sa.select(sa.func.min(LogEntry.work_date)).where(LogEntry.user_id == user.id))
+    if first_entry is not None:
+        earliest.append(first_entry)
+    weeks = [IsoWeek.of(min(earliest))]
+    first_review = db.session.scalar(
+        sa.select(sa.func.min(WeeklyReview.week)).where(WeeklyReview.user_id == user.id))
+    if first_review:  # "2026-W05" strings sort in time order
+        weeks.append(IsoWeek.parse(first_review))
+    return min(weeks)
+
+
+def last_weeks_page(user: User) -> int:
+    """The page holding the first week (pages further back would be empty)."""
+    back = max(0, (IsoWeek.of(user.today()).start - first_week(user).start).days // 7)
+    return min(MAX_WEEKS_PAGE, back // WEEKS_PER_PAGE + 1)
+
+
 def weeks_overview(user: User, page: int) -> list[dict[str, Any]]:
-    """`user`'s weeks on `page` (12 a page, newest first): entry count and review of each."""
+    """`user`'s weeks on `page` (12 a page, newest first), not before their first week: entry
+    count and review of each."""
     newest = IsoWeek.of(user.today()).shift(-(page - 1) * WEEKS_PER_PAGE)
-    weeks = [newest.shift(-i) for i in range(WEEKS_PER_PAGE)]
+    first = first_week(user)
+    weeks = [w for w in (newest.shift(-i) for i in range(WEEKS_PER_PAGE)) if not w < first]
+    if not weeks:
+        return []
     oldest = weeks[-1]
     dates = db.session.execute(
         sa.select(LogEntry.work_date, sa.func.count(LogEntry.id))
@@ -72,6 +97,18 @@ def lead_queue(lead: User) -> LeadQueue:
         .limit(RECENT_DECISIONS)
     ))
     return LeadQueue(waiting, recent, entry_counts(waiting), len(waiting) == QUEUE_PAGE)
+
+
+def waiting_count(lead: User) -> int:
+    """How many reviews of the lead's team wait for a decision (the navigation's badge)."""
+    if not lead.leads_team:
+        return 0
+    return db.session.scalar(
+        sa.select(sa.func.count(WeeklyReview.id))
+        .join(User, User.id == WeeklyReview.user_id)
+        .where(WeeklyReview.status == ReviewStatus.SUBMITTED.value, User.team_id == lead.team_id,
+               User.id != lead.id)
+    ) or 0
 
 
 def entry_counts(reviews: list[WeeklyReview]) -> dict[int, int]:

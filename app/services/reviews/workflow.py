@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.access import can_review, is_reviewer_for
 from app.extensions import db
-from app.models import LogEntry, ReviewComment, ReviewStatus, User, WeeklyReview
+from app.models import LogEntry, ReviewComment, ReviewStatus, Role, User, WeeklyReview
 from app.models.base import utcnow
 from app.models.review import BODY_MAX, COMMENT_MAX
 from app.services.audit import record_event
@@ -153,10 +153,25 @@ def _transition(review: WeeklyReview, expected: tuple[str, ...], new_status: str
     db.session.expire(review)
 
 
+def has_reviewer(author: User) -> bool:
+    """The rule for submitting: a review goes to a lead of the author's team other than the
+    author. Without one nobody could ever read it, so it cannot be submitted (it can still be
+    written and saved); an admin makes someone the team's lead, or puts the author in a team."""
+    if author.team_id is None:
+        return False
+    return bool(db.session.scalar(
+        sa.select(sa.func.count(User.id)).where(
+            User.team_id == author.team_id, User.id != author.id, User.role == Role.LEAD.value,
+            User.is_active.is_(True))
+    ))
+
+
 def submit(author: User, review: WeeklyReview, expected_version: int, *,
            info: RequestContext = NO_REQUEST) -> None:
     if review.user_id != author.id:
         raise ReviewError("not_found")
+    if not has_reviewer(author):
+        raise ReviewError("no_reviewer", review)
     if review.status not in SUBMITTABLE:
         raise ReviewError("wrong_status", review)
     if review.version != expected_version:
