@@ -47,7 +47,24 @@ def current_readiness() -> Readiness:
         llm_api_key=cfg["OPENAI_API_KEY"],
     )
     result.components["jobs"] = _jobs_component(result.components.get("database") == "ok")
+    result.components.update(_publishing_components(result.components.get("database") == "ok"))
     return result
+
+
+def _publishing_components(database_ok: bool) -> dict[str, str]:
+    """`notion` / `confluence`: configured or not (environment or /admin/integrations); never a
+    call to those services, and advisory (never fails readiness)."""
+    from app.services.publishing.destinations import KINDS, configured, env_values
+
+    out: dict[str, str] = {}
+    for kind in KINDS:
+        try:
+            ok = configured(kind) if database_ok else bool(env_values(kind))
+        except Exception:  # noqa: BLE001 - a broken table must not break /ready
+            db.session.rollback()
+            ok = False
+        out[kind] = "configured" if ok else "not configured"
+    return out
 
 
 def _jobs_component(database_ok: bool) -> str:
