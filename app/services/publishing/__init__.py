@@ -76,9 +76,19 @@ def queue_publications(review: WeeklyReview, kinds: list[str] | None = None) -> 
         row.last_error = None
         row.updated_at = utcnow()
         db.session.flush()
-        jobs.enqueue(TASK, review_id=review.id, destination=kind)
+        jobs.enqueue(TASK, review_id=review.id, destination=kind, **_base_arg())
         count += 1
     return count
+
+
+def _base_arg() -> dict[str, str]:
+    """Without BASE_URL (development), the links in the page are built on the address of the
+    request that queued the job; BASE_URL is required in production and always wins."""
+    from flask import has_request_context, request
+
+    if current_app.config.get("BASE_URL") or current_app.config.get("SERVER_NAME"):
+        return {}
+    return {"base": request.url_root} if has_request_context() else {}
 
 
 def on_publish_failed(review: WeeklyReview, destination: str, reason: str) -> None:
@@ -136,7 +146,7 @@ def _max_attempts() -> int:
 
 @jobs.task(TASK, queue="publishing", max_attempts=MAX_ATTEMPTS,
            attempts_setting="PUBLISH_MAX_ATTEMPTS")
-def publish_review(*, review_id: int, destination: str) -> str:
+def publish_review(*, review_id: int, destination: str, base: str | None = None) -> str:
     """The job: bring `destination`'s page of the review in step with the review."""
     from app.metrics import observe_publish
 
@@ -166,7 +176,14 @@ def publish_review(*, review_id: int, destination: str) -> str:
                 raise PublishError(str(exc) + ".") from None
             except SecretUnreadable as exc:
                 raise PublishError(str(exc)) from None
-            doc = review_doc(review)
+            cfg = current_app.config
+            if cfg.get("BASE_URL") or cfg.get("SERVER_NAME"):
+                doc = review_doc(review)
+            elif base:
+                with current_app.test_request_context(base_url=base):
+                    doc = review_doc(review)
+            else:
+                raise PublishError("Set BASE_URL: links back to Worklog cannot be built here.")
             if review.status == ReviewStatus.APPROVED.value:
                 publisher.publish(target, doc, page)
                 row.published_version = review.version
