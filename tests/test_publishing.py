@@ -223,6 +223,14 @@ def test_admin_stores_the_token_encrypted_and_never_shows_it(app, client, auth, 
 
         row = db.session.scalar(sa.select(IntegrationDestination))
         assert row.secret_encrypted.startswith("fernet:") and secret not in row.secret_encrypted
+    # Nor in a backup (the file holds the ciphertext) or what the backup command prints.
+    import gzip
+
+    path = app.instance_path + "/publish-backup.jsonl.gz"
+    made = app.test_cli_runner().invoke(args=["backup", "create", "--output", path])
+    assert made.exit_code == 0, made.output
+    with gzip.open(path, "rt") as stored:
+        assert secret not in made.output and secret not in stored.read()
     # Wrong space key and a missing property are said plainly.
     app.config["CONFLUENCE_SPACE_KEY"] = "NOPE"
     said = client.post_form("/admin/integrations/confluence/test").get_data(as_text=True)

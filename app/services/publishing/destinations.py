@@ -87,17 +87,20 @@ def target(kind: str, team_id: int | None = None) -> Target:
     return Target(kind, token, values, frozenset(env), bool(row.mirror_entries) if row else False)
 
 
+def complete(kind: str, env: dict[str, str], settings: dict | None, has_secret: bool) -> bool:
+    """Whether the environment and an organisation row's settings make a usable destination."""
+    merged = {k: v for k, v in (settings or {}).items() if v} | env
+    has_token = "token" in env or has_secret
+    return has_token and all(merged.get(n) for n in REQUIRED[kind] if n != "token")
+
+
 def configured(kind: str) -> bool:
     """Whether `kind` has an organisation destination (environment or admin page); no network."""
     env = env_values(kind)
-    if all(name in env for name in REQUIRED[kind]):
+    if complete(kind, env, None, False):
         return True
     row = org_row(kind)
-    if row is None:
-        return False
-    settings = {k: v for k, v in (row.settings or {}).items() if v} | env
-    has_token = "token" in env or bool(row.secret_encrypted)
-    return has_token and all(settings.get(n) for n in REQUIRED[kind] if n != "token")
+    return row is not None and complete(kind, env, row.settings, bool(row.secret_encrypted))
 
 
 def configured_kinds() -> list[str]:
