@@ -26,6 +26,10 @@ VERSION = "2025-09-03"
 TOKEN = "secret_fake_notion_token_0123456789"
 DATABASE = "11111111-2222-3333-4444-555555555555"
 DATA_SOURCE = "66666666-7777-8888-9999-000000000000"
+ENTRIES_DATABASE = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+ENTRIES_SOURCE = "ffffffff-1111-2222-3333-444444444444"
+ENTRIES_SCHEMA = {"Name": "title", "Date": "date", "Author": "rich_text", "Category": "rich_text",
+                  "Impact": "rich_text", "Tags": "rich_text", "Worklog link": "url"}
 SCHEMA = {
     "Name": "title", "Week": "rich_text", "Author": "rich_text", "Team": "rich_text",
     "Status": "select", "Approved by": "rich_text", "Approved at": "date",
@@ -44,8 +48,9 @@ class FakeNotion(FakeServer):
         super().__init__(port=port)
         self.rate = rate
         self.tokens = {token}
-        self.databases = {DATABASE: [DATA_SOURCE]}
-        self.sources: dict[str, dict[str, str]] = {DATA_SOURCE: dict(schema or SCHEMA)}
+        self.databases = {DATABASE: [DATA_SOURCE], ENTRIES_DATABASE: [ENTRIES_SOURCE]}
+        self.sources: dict[str, dict[str, str]] = {DATA_SOURCE: dict(schema or SCHEMA),
+                                                   ENTRIES_SOURCE: dict(ENTRIES_SCHEMA)}
         self.pages: dict[str, dict[str, Any]] = {}
         self.blocks: dict[str, str] = {}  # block id -> page id
         self.requests: list[tuple[float, str, str]] = []
@@ -56,9 +61,9 @@ class FakeNotion(FakeServer):
         self._ids = itertools.count(1)
 
     # -- inspection helpers for tests ------------------------------------------------------
-    def live_pages(self) -> list[dict[str, Any]]:
+    def live_pages(self, source: str = DATA_SOURCE) -> list[dict[str, Any]]:
         with self.lock:
-            return [p for p in self.pages.values() if not p["in_trash"]]
+            return [p for p in self.pages.values() if not p["in_trash"] and p["source"] == source]
 
     def max_in_any_second(self) -> int:
         times = sorted(t for t, _m, _p in self.requests)
@@ -259,7 +264,8 @@ def main() -> None:
     args = parser.parse_args()
     fake = FakeNotion(args.port, rate=args.rate)
     print(f"Fake Notion on {fake.url}\n  NOTION_BASE_URL={fake.url}\n  NOTION_API_KEY={TOKEN}\n"
-          f"  NOTION_DATABASE_ID={DATABASE}", flush=True)
+          f"  NOTION_DATABASE_ID={DATABASE}\n  NOTION_ENTRIES_DATABASE_ID={ENTRIES_DATABASE}",
+          flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         fake.server.serve_forever()
 

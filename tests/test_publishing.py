@@ -287,3 +287,54 @@ def test_backfill_dry_run_then_resumable(app, runner, actors, fakes):
     assert "0 publication(s) would" in again.output or "2 publication(s) queued" in again.output
     settle(app)
     assert len(notion.live_pages()) == 2  # Notion already done: only Confluence was queued
+
+
+def test_entries_mirror_to_the_entries_database_and_follow_edits_and_trash(app, actors, fakes):
+    from datetime import date
+
+    from app.models import EntryMirror, User
+    from app.services.log.entries import EntryData, create_entry, trash_entry, update_entry
+
+    notion, _confluence = fakes
+    app.config["NOTION_ENTRIES_DATABASE_ID"] = fake_notion.ENTRIES_DATABASE
+    with app.app_context():
+        owner = db.session.get(User, actors.member.id)
+        made = create_entry(owner, EntryData(date(2026, 11, 17), "Cut latency", action="Cached it",
+                                             tags=["perf"]))
+        db.session.commit()
+        entry_id = made.id
+    settle_entries(app)
+    [page] = notion.live_pages(fake_notion.ENTRIES_SOURCE)
+    assert page["properties"]["Name"]["title"][0]["text"]["content"] == "Cut latency"
+    assert page["properties"]["Date"]["date"]["start"] == "2026-11-17"
+    assert "Cached it" in page_text(page)
+    with app.app_context():
+        owner = db.session.get(User, actors.member.id)
+        entry = db.session.get(LogEntry, entry_id)
+        update_entry(owner, entry, EntryData(date(2026, 11, 17), "Cut latency by half",
+                                             action="Cached it"), entry.version)
+        db.session.commit()
+    settle_entries(app)
+    [page] = notion.live_pages(fake_notion.ENTRIES_SOURCE)
+    assert page["properties"]["Name"]["title"][0]["text"]["content"] == "Cut latency by half"
+    with app.app_context():
+        trash_entry(db.session.get(User, actors.member.id), db.session.get(LogEntry, entry_id))
+        db.session.commit()
+    settle_entries(app)
+    assert notion.live_pages(fake_notion.ENTRIES_SOURCE) == [] and len(notion.pages) == 1
+    with app.app_context():
+        assert db.session.get(EntryMirror, entry_id).state == "trashed"
+
+
+def settle_entries(app) -> None:
+    for _ in range(50):
+        jobs.drain(app)
+        with app.app_context():
+            from app.models import EntryMirror
+
+            waiting = db.session.scalar(sa.select(sa.func.count()).select_from(EntryMirror).where(
+                EntryMirror.state.in_(("queued", "creating"))))
+            db.session.remove()
+        if not waiting:
+            return
+        time.sleep(0.2)

@@ -80,3 +80,19 @@ class PublishRate(db.Model):
     bucket: so.Mapped[str] = so.mapped_column(sa.String(100), primary_key=True)
     # Completion times (epoch seconds) of the last requests, newest last.
     recent: so.Mapped[list[float]] = so.mapped_column(sa.JSON, default=list)
+
+
+class EntryMirror(db.Model):
+    """An entry's page in the Notion entries database (optional mirroring). No foreign key:
+    the row must outlive a purged entry so its page can be trashed."""
+
+    __tablename__ = "entry_mirrors"
+
+    entry_id: so.Mapped[int] = so.mapped_column(primary_key=True, autoincrement=False)
+    owner_id: so.Mapped[int] = so.mapped_column(index=True)
+    # queued | creating | published | trashed | failed
+    state: so.Mapped[str] = so.mapped_column(sa.String(20), default="queued")
+    external_id: so.Mapped[str | None] = so.mapped_column(sa.String(100))
+    url: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)

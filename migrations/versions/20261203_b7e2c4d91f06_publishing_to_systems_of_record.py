@@ -61,9 +61,23 @@ def upgrade():
         sa.Column('recent', sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint('bucket', name=op.f('pk_publish_rate')),
     )
+    op.create_table(
+        'entry_mirrors',
+        sa.Column('entry_id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('owner_id', sa.Integer(), nullable=False),
+        sa.Column('state', sa.String(length=20), nullable=False),
+        sa.Column('external_id', sa.String(length=100), nullable=True),
+        sa.Column('url', sa.String(length=500), nullable=True),
+        sa.Column('last_error', sa.String(length=500), nullable=True),
+        sa.Column('updated_at', UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('entry_id', name=op.f('pk_entry_mirrors')),
+    )
+    op.create_index(op.f('ix_entry_mirrors_owner_id'), 'entry_mirrors', ['owner_id'], unique=False)
 
 
 def downgrade():
+    op.drop_index(op.f('ix_entry_mirrors_owner_id'), table_name='entry_mirrors')
+    op.drop_table('entry_mirrors')
     op.drop_table('publish_rate')
     op.drop_index('ix_publications_destination_state', table_name='publications')
     op.drop_index(op.f('ix_publications_owner_id'), table_name='publications')

@@ -165,9 +165,9 @@ def properties(doc: ReviewDoc, title_property: str) -> dict[str, Any]:
     }
 
 
-def _find_existing(client: Client, source_id: str, doc: ReviewDoc) -> dict[str, Any] | None:
+def _find_existing(client: Client, source_id: str, link: str) -> dict[str, Any] | None:
     found = _call("data source", client.data_sources.query, source_id, filter={
-        "property": "Worklog link", "url": {"equals": doc.link}}, page_size=5)
+        "property": "Worklog link", "url": {"equals": link}}, page_size=5)
     pages = [p for p in found.get("results") or [] if not p.get("in_trash")]
     return pages[0] if pages else None
 
@@ -192,13 +192,19 @@ def _replace_children(client: Client, page_id: str, blocks: list[dict]) -> None:
 
 def publish(target: Target, doc: ReviewDoc, page: PageRef) -> None:
     """Create or update the review's page; `page` is updated (and saved) as it goes."""
+    upsert(target, page, lambda title: properties(doc, title),
+           markdown_to_blocks(doc.body, doc.link_for), doc.link)
+
+
+def upsert(target: Target, page: PageRef, props_for: Any, blocks: list[dict], link: str) -> None:
+    """Create the page (in the target's data source) or bring the existing one in step: its
+    properties (`props_for(title property name)`) and its whole body."""
     client = client_for(target)
     source_id, title_property = data_source(client, target)
-    props = properties(doc, title_property)
-    blocks = markdown_to_blocks(doc.body, doc.link_for)
+    props = props_for(title_property)
     if page.external_id is None and page.state == "creating":
         # An earlier attempt may have created the page and died before saving its id.
-        existing = _find_existing(client, source_id, doc)
+        existing = _find_existing(client, source_id, link)
         if existing is not None:
             page.external_id, page.url = existing["id"], existing.get("url")
             page.save()
@@ -220,13 +226,22 @@ def publish(target: Target, doc: ReviewDoc, page: PageRef) -> None:
     except PublishError as exc:
         if "(404)" not in exc.reason:
             raise
-        # The page was deleted in Notion: publish a new one.
+        # The page was deleted in Notion: make a new one.
         page.external_id, page.url, page.state = None, None, "queued"
         page.save()
-        publish(target, doc, page)
+        upsert(target, page, props_for, blocks, link)
         return
     page.url = updated.get("url") or page.url
     _replace_children(client, page.external_id, blocks)
+
+
+def trash(target: Target, page_id: str) -> None:
+    client = client_for(target)
+    try:
+        _call("page", client.pages.update, page_id, in_trash=True)
+    except PublishError as exc:
+        if "(404)" not in exc.reason:  # gone already: nothing to trash
+            raise
 
 
 def mark_status(target: Target, doc: ReviewDoc, page: PageRef) -> None:
