@@ -90,3 +90,16 @@ def test_lead_approves_and_the_review_links_to_the_published_pages(app, page, br
     opened.wait_for_load_state()
     assert opened.title() == f"{WEEK} · Mina Member"
     assert page.console_errors == []
+    # The admin sees the counts and the last failure per destination.
+    admin_context = browser.new_context(base_url=live_server.url, locale="en-US")
+    admin = admin_context.new_page()
+    sign_in(admin, actors.admin, landing=r"/")
+    admin.goto("/admin/integrations")
+    confluence_box = admin.locator("#integration-confluence")
+    assert confluence_box.locator(".count-published").inner_text() == "1"
+    assert "rejected the e-mail and API token (401)" in confluence_box.locator(
+        ".last-failure").inner_text()
+    assert fake_confluence.TOKEN not in admin.content()
+    if SHOTS:
+        admin.screenshot(path=f"{SHOTS}/admin-integrations.png", full_page=True)
+    admin_context.close()

@@ -43,8 +43,13 @@ def _failed_jobs() -> list:
     if jobs.backend() != "queue":
         return []
     from app.jobs import admin as job_admin
+    from app.models import Publication
 
-    return [job for job in job_admin.failed(200) if job.task == publishing.TASK][:20]
+    failed = {(p.review_id, p.destination) for p in db.session.scalars(
+        sa.select(Publication).where(Publication.state == "failed"))}
+    # A failed job whose publication was published since (a retry) is no longer a problem.
+    return [job for job in job_admin.failed(200) if job.task == publishing.TASK
+            and (job.args.get("review_id"), job.args.get("destination")) in failed][:20]
 
 
 def _page(results: dict[str, list[tuple[bool, str]]] | None = None, status: int = 200):

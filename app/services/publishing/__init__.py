@@ -72,8 +72,7 @@ def queue_publications(review: WeeklyReview, kinds: list[str] | None = None) -> 
         row = existing or _publication(review, kind)
         if row.state != "creating":
             row.state = "queued"
-        row.attempts = 0
-        row.last_error = None
+        row.attempts = 0  # last_error stays until the next failure: the admin page shows it
         row.updated_at = utcnow()
         db.session.flush()
         jobs.enqueue(TASK, review_id=review.id, destination=kind, **_base_arg())
@@ -201,7 +200,7 @@ def publish_review(*, review_id: int, destination: str, base: str | None = None)
                 f"Unexpected error ({type(exc).__name__}); trying again.", retryable=True), where)
         row.external_id, row.url = page.external_id, page.url
         row.state, row.page_status = "published", review.status
-        row.attempts, row.last_error = 0, None
+        row.attempts = 0  # last_error stays: the admin page shows the last failure
         row.last_success_at = row.updated_at = utcnow()
         db.session.commit()
         observe_publish(destination, "published")
