@@ -164,7 +164,8 @@ class BaseConfig:
             # Publishing approved reviews (app/services/publishing); these win over
             # /admin/integrations. NOTION_BASE_URL / CONFLUENCE_BASE_URL may point at a stand-in.
             "NOTION_API_KEY": _env("NOTION_API_KEY"),
-            "NOTION_DATABASE_ID": _env("NOTION_DATABASE_ID"),
+            # NOTION_DB1_ID: the name seed 001 used, accepted too.
+            "NOTION_DATABASE_ID": _env("NOTION_DATABASE_ID") or _env("NOTION_DB1_ID"),
             "NOTION_ENTRIES_DATABASE_ID": _env("NOTION_ENTRIES_DATABASE_ID"),
             "NOTION_BASE_URL": _env("NOTION_BASE_URL"),
             "NOTION_REQUESTS_PER_SECOND": _float("NOTION_REQUESTS_PER_SECOND", 3.0),

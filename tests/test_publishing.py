@@ -338,3 +338,20 @@ def settle_entries(app) -> None:
         if not waiting:
             return
         time.sleep(0.2)
+
+
+def test_config_check_masks_the_integration_tokens(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from app.cli.config import config_cli
+
+    monkeypatch.setenv("WORKLOG_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'check.db'}")
+    monkeypatch.setenv("NOTION_API_KEY", "secret_notion_token_for_the_check_1234")
+    monkeypatch.setenv("CONFLUENCE_API_TOKEN", "confluence-token-for-the-check-5678")
+    monkeypatch.setenv("CONFLUENCE_SPACE_KEY", "ENG")
+    result = CliRunner().invoke(config_cli, ["check"])
+    assert "NOTION_API_KEY" in result.output and "CONFLUENCE_SPACE_KEY" in result.output
+    assert "secret_notion_token_for_the_check" not in result.output
+    assert "confluence-token-for-the-check" not in result.output
+    assert "ENG" in result.output
