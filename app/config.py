@@ -161,6 +161,21 @@ class BaseConfig:
             "JOBS_HEARTBEAT_FILE": _env("JOBS_HEARTBEAT_FILE", "/tmp/worklog-worker-heartbeat"),  # noqa: S108
             "NOTIFY_MAX_ATTEMPTS": _int("NOTIFY_MAX_ATTEMPTS", 5),
             "NOTIFY_TIMEOUT_SECONDS": _float("NOTIFY_TIMEOUT_SECONDS", 5.0),
+            # Publishing approved reviews (app/services/publishing); these win over
+            # /admin/integrations. NOTION_BASE_URL / CONFLUENCE_BASE_URL may point at a stand-in.
+            "NOTION_API_KEY": _env("NOTION_API_KEY"),
+            # NOTION_DB1_ID: the name seed 001 used, accepted too.
+            "NOTION_DATABASE_ID": _env("NOTION_DATABASE_ID") or _env("NOTION_DB1_ID"),
+            "NOTION_ENTRIES_DATABASE_ID": _env("NOTION_ENTRIES_DATABASE_ID"),
+            "NOTION_BASE_URL": _env("NOTION_BASE_URL"),
+            "NOTION_REQUESTS_PER_SECOND": _float("NOTION_REQUESTS_PER_SECOND", 3.0),
+            "CONFLUENCE_BASE_URL": _env("CONFLUENCE_BASE_URL"),
+            "CONFLUENCE_USER_EMAIL": _env("CONFLUENCE_USER_EMAIL"),
+            "CONFLUENCE_API_TOKEN": _env("CONFLUENCE_API_TOKEN"),
+            "CONFLUENCE_SPACE_KEY": _env("CONFLUENCE_SPACE_KEY"),
+            "CONFLUENCE_PARENT_PAGE_ID": _env("CONFLUENCE_PARENT_PAGE_ID"),
+            "PUBLISH_MAX_ATTEMPTS": _int("PUBLISH_MAX_ATTEMPTS", 6),
+            "PUBLISH_TIMEOUT_SECONDS": _float("PUBLISH_TIMEOUT_SECONDS", 20.0),
             "REVIEWS_DRAFT_SCHEDULE": _env("REVIEWS_DRAFT_SCHEDULE", "0 6 * * 1"),
             "APP_TIMEZONE": _env("APP_TIMEZONE", "UTC"),
             # Flask and extension settings derived from the above.

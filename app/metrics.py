@@ -84,6 +84,10 @@ worker_memory_bytes = Gauge(
 
 # Background jobs. Counted where the job runs: the worker process (`flask jobs worker` serves
 # them on JOBS_METRICS_PORT) or, with SQLite, the web process that ran it in-process.
+publish_total = Counter(
+    "publish_total", "Publishing attempts to systems of record, by destination (notion, "
+    "confluence) and outcome (published, retried, failed).", ["destination", "outcome"],
+)
 jobs_total = Counter(
     "jobs_total", "Job runs, by task and outcome (succeeded, retried, failed).", ["task", "status"],
 )
@@ -148,6 +152,8 @@ KNOWN_SERIES: dict[str, list[dict[str, str]]] = {
     "rate_limit_exceeded_total": [{"route": r} for r in (
         "/auth/login", "/ask", "/log/structure", "/log/entries/<int:entry_id>/structure", "/api/daily-logs")],
     "errors_total": [{"status": s, "exception": "none"} for s in ("500", "503")],
+    "publish_total": [{"destination": d, "outcome": o} for d in ("notion", "confluence")
+                      for o in ("published", "retried", "failed")],
 }
 
 
@@ -155,10 +161,16 @@ def start_known_series() -> None:
     """Create the known label sets at 0 (idempotent; called when the app is built)."""
     families = {"llm_requests_total": llm_requests_total, "llm_tokens_total": llm_tokens_total,
                 "cache_operations_total": cache_operations_total,
-                "rate_limit_exceeded_total": rate_limit_exceeded_total, "errors_total": errors_total}
+                "rate_limit_exceeded_total": rate_limit_exceeded_total, "errors_total": errors_total,
+                "publish_total": publish_total}
     for name, label_sets in KNOWN_SERIES.items():
         for labels in label_sets:
             families[name].labels(**labels)
+
+
+def observe_publish(destination: str, outcome: str) -> None:
+    """One publishing attempt (app.services.publishing)."""
+    publish_total.labels(destination=_label(destination), outcome=_label(outcome)).inc()
 
 
 def observe_job(task: str, status: str, seconds: float) -> None:

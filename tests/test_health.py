@@ -49,7 +49,7 @@ def test_it_answers_readiness_with_every_component(client, app, path):
         "version": app.config["APP_VERSION"],
         "environment": "development",
         "components": {"database": "ok", "migrations": "ok", "llm": "offline", "disk_space": "ok",
-                       "jobs": jobs},
+                       "jobs": jobs, "notion": "not configured", "confluence": "not configured"},
     }
 
 

@@ -86,4 +86,12 @@ def system() -> str:
     )
 
 
-from app.admin import audit_log, identities, job_queue, teams, usage, users  # noqa: E402,F401
+from app.admin import (  # noqa: E402,F401
+    audit_log,
+    identities,
+    integrations,
+    job_queue,
+    teams,
+    usage,
+    users,
+)

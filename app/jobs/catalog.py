@@ -19,6 +19,8 @@ from croniter import croniter
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+import app.services.publishing  # noqa: F401 - registers publish.review
+import app.services.publishing.entries  # noqa: F401 - registers publish.entry
 import app.services.reviews.notify  # noqa: F401 - registers notify.review
 from app.extensions import db
 from app.jobs.registry import task

@@ -47,7 +47,65 @@ def current_readiness() -> Readiness:
         llm_api_key=cfg["OPENAI_API_KEY"],
     )
     result.components["jobs"] = _jobs_component(result.components.get("database") == "ok")
+    result.components.update(_publishing_components(result.components.get("database") == "ok"))
     return result
+
+
+def _publishing_components(database_ok: bool) -> dict[str, str]:
+    """`notion` / `confluence`: `configured` or `not configured` (environment, else the
+    /admin/integrations rows). Never a call to those services; advisory (never fails
+    readiness). The rows are read like the jobs component: on a connection of its own in a
+    daemon thread, waited for at most a second (`unknown` then)."""
+    import json
+
+    from app.services.publishing.destinations import KINDS, complete, env_values
+
+    env = {kind: env_values(kind) for kind in KINDS}
+    out = {kind: "configured" for kind in KINDS if complete(kind, env[kind], None, False)}
+    if len(out) == len(KINDS):
+        return out
+    rows: dict[str, tuple[dict, bool]] = {}
+    done = threading.Event()
+    url = str(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    sql = ("SELECT kind, settings, secret_encrypted IS NOT NULL FROM integration_destinations "
+           "WHERE team_id IS NULL")
+
+    def read() -> None:
+        if url.startswith("sqlite"):
+            import sqlite3
+            from contextlib import closing
+
+            path = sa.engine.make_url(url).database or ""
+            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as conn:
+                found = conn.execute(sql).fetchall()
+        else:
+            import psycopg
+
+            from app.jobs.engine import conninfo
+
+            with psycopg.connect(conninfo(current_app_obj), connect_timeout=2,
+                                 options="-c statement_timeout=1000") as conn:
+                found = conn.execute(sql).fetchall()
+        for kind, settings, has_secret in found:
+            rows[kind] = (json.loads(settings) if isinstance(settings, str) else settings or {},
+                          bool(has_secret))
+        done.set()
+
+    current_app_obj = current_app._get_current_object()  # type: ignore[attr-defined]
+    if database_ok:
+        thread = threading.Thread(target=_quietly(read), name="ready-publishing", daemon=True)
+        thread.start()
+        thread.join(timeout=min(1.0, float(current_app.config["READY_TIMEOUT_SECONDS"])))
+    for kind in KINDS:
+        if kind in out:
+            continue
+        if not done.is_set():
+            out[kind] = "unknown"
+            continue
+        settings, has_secret = rows.get(kind, ({}, False))
+        out[kind] = "configured" if complete(kind, env[kind], settings, has_secret) \
+            else "not configured"
+    return out
 
 
 def _jobs_component(database_ok: bool) -> str:

@@ -31,6 +31,7 @@ from app.services.freshness import conditional, team_part
 from app.services.isoweek import IsoWeek
 from app.services.llm import LLMError
 from app.services.markdown import render_with_citations
+from app.services.publishing import publications_for, queue_publications
 from app.services.reviews import workflow as service
 from app.services.reviews.drafting import start_draft
 from app.services.reviews.overview import (
@@ -41,7 +42,7 @@ from app.services.reviews.overview import (
     weeks_overview,
 )
 from app.urls import external_url
-from app.web import form_int, is_htmx, json_error, me, page_arg, redirect_for, request_context
+from app.web import audit, form_int, is_htmx, json_error, me, page_arg, redirect_for, request_context
 
 
 def _week_or_404(text: str) -> IsoWeek:
@@ -303,6 +304,7 @@ def _review_context(user: User, item: WeeklyReview, **extra: Any) -> dict[str, A
         "entries": service.week_entries(item.user, iso),
         "comments": service.comments_of(item), "comment_max": COMMENT_MAX,
         "can_submit": service.has_reviewer(item.user), "no_reviewer": no_reviewer_message(),
+        "publications": publications_for(item),
     }
     context.update(extra)
     return context
@@ -349,6 +351,7 @@ def _decide(review_id: int, approve: bool) -> Response | tuple[str, int]:
     try:
         service.decide(user, item, approve, comment, info=request_context())
         _notify(item, "approved" if approve else "changes_requested", user, comment.strip() or None)
+        queue_publications(item)
         db.session.commit()
     except service.ReviewError as exc:
         return _refused(user, item, exc)
@@ -365,6 +368,23 @@ def approve(review_id: int) -> Response | tuple[str, int]:
 @login_required
 def request_changes(review_id: int) -> Response | tuple[str, int]:
     return _decide(review_id, False)
+
+
+@bp.post("/r/<int:review_id>/publish/retry")
+@login_required
+def retry_publish(review_id: int) -> Response:
+    """Queue the failed publications of the review again (author, their lead, admins)."""
+    user = me()
+    item = get_review_for(user, review_id)
+    failed = [p.destination for p in publications_for(item) if p.state == "failed"]
+    queued = queue_publications(item, failed) if failed else 0
+    if queued:
+        audit("review.publish_retried", target_type="weekly_review", target_id=item.id,
+              details={"destinations": failed})
+    db.session.commit()
+    flash(_("Publishing queued again.") if queued else _("Nothing to retry."),
+          "success" if queued else "info")
+    return redirect_for(url_for("reviews.review", review_id=item.id))
 
 
 @bp.post("/r/<int:review_id>/comments")

@@ -120,6 +120,7 @@ def create_entry(owner: User, data: EntryData, *, ctx: RequestContext = NO_REQUE
     db.session.add(entry)
     db.session.flush()
     record_event("log.entry_created", ctx, actor=owner, target_type="log_entry", target_id=entry.id)
+    _mirror(entry)
     return entry
 
 
@@ -153,6 +154,7 @@ def update_entry(editor: User, entry: LogEntry, data: EntryData, expected_versio
     _apply(entry, data)
     record_event("log.entry_updated", ctx, actor=editor, target_type="log_entry", target_id=entry.id,
                  details={"version": entry.version})
+    _mirror(entry)
     return entry
 
 
@@ -167,14 +169,24 @@ def _snapshot_of(entry: LogEntry, data: EntryData) -> dict[str, object]:
 def trash_entry(actor: User, entry: LogEntry, *, ctx: RequestContext = NO_REQUEST) -> None:
     entry.deleted_at = utcnow()
     record_event("log.entry_deleted", ctx, actor=actor, target_type="log_entry", target_id=entry.id)
+    _mirror(entry)
 
 
 def restore_entry(actor: User, entry: LogEntry, *, ctx: RequestContext = NO_REQUEST) -> None:
     entry.deleted_at = None
     record_event("log.entry_restored", ctx, actor=actor, target_type="log_entry", target_id=entry.id)
+    _mirror(entry)
 
 
 def purge_entry(actor: User, entry: LogEntry, *, ctx: RequestContext = NO_REQUEST) -> None:
     record_event("log.entry_purged", ctx, actor=actor, target_type="log_entry", target_id=entry.id,
                  details={"title": entry.title})
+    _mirror(entry)
     db.session.delete(entry)
+
+
+def _mirror(entry: LogEntry) -> None:
+    """Optional mirroring to Notion (app/services/publishing/entries.py): a job, if enabled."""
+    from app.services.publishing.entries import queue_entry_mirror
+
+    queue_entry_mirror(entry)

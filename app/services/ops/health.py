@@ -20,7 +20,7 @@ HEALTHY = ("ok", "offline", "configured")
 NOT_CHECKED = "unknown"
 # Reported, but never what makes an instance unready: the web app serves without a job worker
 # (jobs wait in the queue), so "jobs: degraded (...)" must not take it out of the load balancer.
-ADVISORY = frozenset({"jobs"})
+ADVISORY = frozenset({"jobs", "notion", "confluence"})
 
 
 @dataclass(frozen=True)
