@@ -150,6 +150,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.log import bp as log_bp
     from app.main import bp as main_bp
+    from app.notifications import bp as notifications_bp
     from app.ops import bp as ops_bp
     from app.reviews import bp as reviews_bp
 
@@ -164,6 +165,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reviews_bp, url_prefix="/reviews")
     app.register_blueprint(ask_bp, url_prefix="/ask")
     app.register_blueprint(api_bp, url_prefix="/api")
+    app.register_blueprint(notifications_bp, url_prefix="/notifications")
 
 
 def _security_headers(app: Flask, response: Response) -> None:

@@ -19,6 +19,8 @@ from croniter import croniter
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+import app.services.mail  # noqa: F401 - registers mail.send
+import app.services.reminders  # noqa: F401 - registers reminders.scan, slack.dm
 import app.services.reviews.notify  # noqa: F401 - registers notify.review
 from app.extensions import db
 from app.jobs.registry import task

@@ -8,6 +8,14 @@ from app.models.invite import Invite
 from app.models.job import JobEffect, JobError
 from app.models.llm import LLMCall
 from app.models.log import Impact, LogEntry, LogEntryTag, LogEntryVersion
+from app.models.notification import (
+    Notification,
+    NotificationSettings,
+    ReminderClaim,
+    RepoConnection,
+    SlackLink,
+    Suggestion,
+)
 from app.models.review import ReviewComment, ReviewStatus, WeeklyReview
 from app.models.session import UserSession
 from app.models.token import ApiToken
@@ -15,7 +23,8 @@ from app.models.user import Role, Team, User
 
 __all__ = [
     "ApiToken", "AskQuestion", "AuditEvent", "EntryEmbedding", "Impact", "Invite", "JobEffect",
-    "JobError", "LLMCall", "LogEntry",
+    "JobError", "LLMCall", "LogEntry", "Notification", "NotificationSettings", "ReminderClaim",
+    "RepoConnection", "SlackLink", "Suggestion",
     "LogEntryTag", "LogEntryVersion", "ReviewComment", "ReviewStatus", "Role", "Team", "User",
     "UserIdentity", "UserSession", "WeeklyReview",
 ]
