@@ -12,8 +12,8 @@ from app import jobs
 from app.extensions import db
 from app.models import Notification, User, WeeklyReview
 from tests.llm_server import WEEK
-from tests.test_admin_access import team_id
 from tests.mail_support import Mailbox, html_of, text_of
+from tests.test_admin_access import team_id
 
 SECRET_BODY = "Quietly rewrote the billing ledger"
 
@@ -60,7 +60,7 @@ def test_it_lights_the_members_bell_and_emails_them_when_changes_are_requested(
     auth.login_as(actors.member)
     assert count_in(badge(client)) == 1
     page = client.get("/notifications").get_data(as_text=True)
-    assert f"요청" in page or "requested changes" in page
+    assert "요청" in page or "requested changes" in page
     assert "/notifications/" in page
 
     [message] = mailbox.to("member@example.com")
