@@ -148,6 +148,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.ask import bp as ask_bp
     from app.auth import bp as auth_bp
+    from app.integrations import bp as integrations_bp
     from app.log import bp as log_bp
     from app.main import bp as main_bp
     from app.notifications import bp as notifications_bp
@@ -166,6 +167,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(ask_bp, url_prefix="/ask")
     app.register_blueprint(api_bp, url_prefix="/api")
     app.register_blueprint(notifications_bp, url_prefix="/notifications")
+    app.register_blueprint(integrations_bp, url_prefix="/integrations")
 
 
 def _security_headers(app: Flask, response: Response) -> None:
