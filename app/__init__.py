@@ -154,6 +154,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.notifications import bp as notifications_bp
     from app.ops import bp as ops_bp
     from app.reviews import bp as reviews_bp
+    from app.suggestions import bp as suggestions_bp
 
     app.register_blueprint(ops_bp)
     csrf.exempt(ops_bp)
@@ -168,6 +169,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api")
     app.register_blueprint(notifications_bp, url_prefix="/notifications")
     app.register_blueprint(integrations_bp, url_prefix="/integrations")
+    app.register_blueprint(suggestions_bp, url_prefix="/log/suggestions")
 
 
 def _security_headers(app: Flask, response: Response) -> None:

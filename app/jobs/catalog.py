@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 import app.services.mail  # noqa: F401 - registers mail.send
 import app.services.reminders  # noqa: F401 - registers reminders.scan, slack.dm
+import app.services.repos  # noqa: F401 - registers repos.fetch, repos.scan
 import app.services.reviews.notify  # noqa: F401 - registers notify.review
 import app.services.slack  # noqa: F401 - registers slack.capture, slack.reply
 from app.extensions import db
