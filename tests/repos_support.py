@@ -59,9 +59,11 @@ class RepoStandIn:
     def github_items(self, login: str, kind: str) -> list[dict]:
         b = self.base
         prs = {
-            "octo": [_pr(b, "octo/app", 12, "octo", "Fix flaky payment test", "The retry loop raced the clock.", 18),
+            "octo": [_pr(b, "octo/app", 12, "octo", "Fix flaky payment test",
+                         "The retry loop raced the clock.", 18),
                      _pr(b, "octo/app", 15, "octo", "Add rate limiter", "Limits per token.", 17),
-                     _pr(b, "octo/infra", 3, "octo", "Cut deploy time in half", "Parallel image builds.", 16)],
+                     _pr(b, "octo/infra", 3, "octo", "Cut deploy time in half",
+                         "Parallel image builds.", 16)],
             "mona": [_pr(b, "mona/site", 7, "mona", "Mona's redesign", "New landing page.", 18)],
         }
         issues = {"octo": [{**_pr(b, "octo/app", 20, "octo", "Crash on empty cart", "", 19),
@@ -113,8 +115,8 @@ class RepoStandIn:
                     if owner != login:  # the search runs as the token's user
                         return self._send(200, {"total_count": 0, "items": []})
                     return self._paged(f"{login}-{kind}", stand_in.github_items(login, kind), query,
-                                       lambda items, total: {"total_count": total, "incomplete_results": False,
-                                                             "items": items})
+                                       lambda items, total: {"total_count": total, "items": items,
+                                                             "incomplete_results": False})
                 if url.path.startswith("/repos/") and url.path.endswith("/languages"):
                     repo = url.path[len("/repos/"):-len("/languages")]
                     langs = {"octo/app": {"Python": 52000, "TypeScript": 9000},
@@ -146,8 +148,9 @@ class RepoStandIn:
                     from urllib.parse import urlencode
 
                     path = urlsplit(self.path).path
+                    first = urlencode(dict(query, page="1"))
                     headers["Link"] = (f'<{stand_in.base}{path}?{urlencode(nxt)}>; rel="next", '
-                                       f'<{stand_in.base}{path}?{urlencode(dict(query, page="1"))}>; rel="first"')
+                                       f'<{stand_in.base}{path}?{first}>; rel="first"')
                 return self._send(200, shape(chunk, len(items)), headers)
 
         return Handler
