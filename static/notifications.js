@@ -1,19 +1,19 @@
-// The bell's unread count is refreshed after htmx swaps elsewhere on the page (a review
-// decided, a comment added), at most once every 5 seconds: no polling, no storms.
+// The bell's unread count is fetched again after a change made through htmx elsewhere on the
+// page (a review decided, a comment added: any non-GET request), at most once every 5 seconds.
+// Page loads and GET fragments do not refetch it: no polling, no loops.
 (function () {
   "use strict";
+  var MIN_GAP = 5000;
   var last = 0;
   var pending = null;
-  var MIN_GAP = 5000;
   function refresh() {
     pending = null;
     last = Date.now();
     document.body.dispatchEvent(new CustomEvent("notifications-changed", { bubbles: true }));
   }
-  document.addEventListener("htmx:afterSettle", function (event) {
-    var bell = document.getElementById("notification-bell");
-    if (!bell || bell.contains(event.target) || pending) return;
-    var wait = Math.max(0, MIN_GAP - (Date.now() - last));
-    pending = setTimeout(refresh, wait);
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var config = event.detail && event.detail.requestConfig;
+    if (!config || String(config.verb).toLowerCase() === "get" || pending) return;
+    pending = setTimeout(refresh, Math.max(0, MIN_GAP - (Date.now() - last)));
   });
 })();
