@@ -158,6 +158,13 @@ def test_publish_failed_tells_the_author_and_admins(app, client, auth, actors, m
         assert "to Notion failed" in page and "HTTP 401 from Notion" in page
         assert count_in(badge(client)) == 1
     assert len(mailbox.to("admin@example.com")) == 1
+    # The admin may not read the review: their link goes to the job queue, the author's to it.
+    assert "http://worklog.test/admin/jobs" in text_of(mailbox.to("admin@example.com")[0])
+    assert "http://worklog.test/reviews/r/1" in text_of(mailbox.to("member@example.com")[0])
+    with app.app_context():
+        note = db.session.scalar(sa.select(Notification).where(Notification.user_id == actors.admin.id))
+    auth.login_as(actors.admin)
+    assert client.get(f"/notifications/{note.id}").headers["Location"].endswith("/admin/jobs")
     assert "HTTP 401" in text_of(mailbox.to("member@example.com")[0])
 
 

@@ -45,7 +45,7 @@ def open_one(notification_id: int) -> Response:
         abort(404)
     service.mark_read(row)
     db.session.commit()
-    return redirect(service.target_path(row.kind, row.target_type, row.target_id))
+    return redirect(service.target_path(row.kind, row.target_type, row.target_id, me()))
 
 
 @bp.post("/<int:notification_id>/read")

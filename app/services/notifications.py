@@ -166,10 +166,16 @@ def visible(user: User, row: Notification) -> bool:
     return row.user_id == user.id and can_see(user, row.kind, row.target_type, row.target_id)
 
 
-def target_path(kind: str, target_type: str, target_id: int) -> str:
+def target_path(kind: str, target_type: str, target_id: int, reader: User | None = None) -> str:
+    """Where the notification leads `reader`: the object, or for an admin told of a failed
+    publication of a review they may not read, the job queue (where it can be retried)."""
     from flask import url_for
 
     if target_type == "weekly_review":
+        review = db.session.get(WeeklyReview, target_id) if reader is not None else None
+        if kind == "publish_failed" and reader is not None and reader.is_admin and \
+                (review is None or not can_review(reader, review)):
+            return url_for("admin.jobs_page")
         return url_for("reviews.review", review_id=target_id)
     if target_type == "user":
         return url_for("admin.user_detail", user_id=target_id)
