@@ -135,7 +135,7 @@ def test_two_workers_send_each_reminder_once_across_a_week(scratch, tmp_path: Pa
                 for _ in range(2):
                     jobs.enqueue("reminders.scan", timestamp=int(moment.timestamp()))
             db.session.commit()
-        env = {k: str(v) for k, v in settings.items()}
+        env = {**{k: str(v) for k, v in settings.items()}, "SECRET_KEY": app.config["SECRET_KEY"]}
         first = start_worker(tmp_path, scratch, name="w1", env=env)
         second = start_worker(tmp_path, scratch, name="w2", env=env)
         engine = sa.create_engine(scratch)

@@ -159,8 +159,8 @@ def render(user: User, template: str, topic: str, context: dict[str, Any]) -> tu
             actor = db.session.get(User, context["actor_id"]) if context.get("actor_id") else None
             subject = notes.headline(topic, actor.display_name if actor else None,
                                      context.get("details") or {})
-            path = notes.target_path(topic, target_type, target_id, user)
-            values |= {"subject": subject, "link": absolute("main.index").rstrip("/") + path,
+            endpoint, args = notes.target_endpoint(topic, target_type, target_id, user)
+            values |= {"subject": subject, "link": absolute(endpoint, **args),
                        "details": context.get("details") or {}, "kind_label": notes.kind_label(topic)}
         else:
             from app.services.reminders import reminder_text

@@ -166,20 +166,26 @@ def visible(user: User, row: Notification) -> bool:
     return row.user_id == user.id and can_see(user, row.kind, row.target_type, row.target_id)
 
 
-def target_path(kind: str, target_type: str, target_id: int, reader: User | None = None) -> str:
-    """Where the notification leads `reader`: the object, or for an admin told of a failed
-    publication of a review they may not read, the job queue (where it can be retried)."""
-    from flask import url_for
-
+def target_endpoint(kind: str, target_type: str, target_id: int,
+                    reader: User | None = None) -> tuple[str, dict[str, int]]:
+    """Where the notification leads `reader` (endpoint, values): the object, or for an admin
+    told of a failed publication of a review they may not read, the job queue."""
     if target_type == "weekly_review":
         review = db.session.get(WeeklyReview, target_id) if reader is not None else None
         if kind == "publish_failed" and reader is not None and reader.is_admin and \
                 (review is None or not can_review(reader, review)):
-            return url_for("admin.jobs_page")
-        return url_for("reviews.review", review_id=target_id)
+            return "admin.jobs_page", {}
+        return "reviews.review", {"review_id": target_id}
     if target_type == "user":
-        return url_for("admin.user_detail", user_id=target_id)
-    return url_for("notifications.index")
+        return "admin.user_detail", {"user_id": target_id}
+    return "notifications.index", {}
+
+
+def target_path(kind: str, target_type: str, target_id: int, reader: User | None = None) -> str:
+    from flask import url_for
+
+    endpoint, values = target_endpoint(kind, target_type, target_id, reader)
+    return url_for(endpoint, **values)
 
 
 def list_for(user: User, limit: int = LIST_MAX) -> list[Notification]:
