@@ -83,8 +83,8 @@ def test_the_demo_with_a_worker_running(scratch: str, tmp_path: Path):
             client.post_form(f"/reviews/{WEEK}", {"body": "Shipped.", "version": "0", "action": "submit"})
             auth.login_as(lead)
             client.post_form("/reviews/r/1/request-changes", {"comment": "Numbers, please."})
-            wait_for(lambda: [m for m in mailbox.to("mina@example.com") if "requested changes" in m["Subject"]],
-                     what="the e-mail to the member")
+            wait_for(lambda: [m for m in mailbox.to("mina@example.com")
+                              if "requested changes" in m["Subject"]], what="the e-mail to the member")
             auth.login_as(member)
             assert 'data-count="1"' in client.get("/notifications/badge").get_data(as_text=True)
             # The worker signed the unsubscribe link; the web app honours it without a session.
