@@ -237,3 +237,16 @@ def test_the_bell_is_a_fragment_not_part_of_the_page(app, client, auth, actors):
     assert 'hx-get="/notifications/badge"' in page
     assert "data-count" not in page
 
+
+
+def test_smtp_settings_from_a_url_or_the_separate_variables():
+    from app.services.mail import smtp_settings
+
+    s = smtp_settings({"SMTP_URL": "smtp://mailer%40corp:p%3Ass@mail.example.com:587?starttls=1"})
+    assert (s.host, s.port, s.user, s.password, s.starttls, s.ssl) == (
+        "mail.example.com", 587, "mailer@corp", "p:ss", True, False)
+    s = smtp_settings({"SMTP_URL": "smtps://u:p@mail.example.com"})
+    assert (s.port, s.ssl, s.starttls) == (465, True, False)
+    s = smtp_settings({"SMTP_HOST": "relay", "SMTP_PORT": 25, "SMTP_STARTTLS": False})
+    assert (s.host, s.port, s.starttls, s.user) == ("relay", 25, False, None)
+    assert smtp_settings({}) is None and smtp_settings({"SMTP_URL": "http://nope"}) is None
