@@ -154,10 +154,13 @@ def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.ask import bp as ask_bp
     from app.auth import bp as auth_bp
+    from app.integrations import bp as integrations_bp
     from app.log import bp as log_bp
     from app.main import bp as main_bp
+    from app.notifications import bp as notifications_bp
     from app.ops import bp as ops_bp
     from app.reviews import bp as reviews_bp
+    from app.suggestions import bp as suggestions_bp
 
     app.register_blueprint(ops_bp)
     csrf.exempt(ops_bp)
@@ -170,6 +173,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reviews_bp, url_prefix="/reviews")
     app.register_blueprint(ask_bp, url_prefix="/ask")
     app.register_blueprint(api_bp, url_prefix="/api")
+    app.register_blueprint(notifications_bp, url_prefix="/notifications")
+    app.register_blueprint(integrations_bp, url_prefix="/integrations")
+    app.register_blueprint(suggestions_bp, url_prefix="/log/suggestions")
 
 
 def _security_headers(app: Flask, response: Response) -> None:

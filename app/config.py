@@ -177,6 +177,28 @@ class BaseConfig:
             "PUBLISH_MAX_ATTEMPTS": _int("PUBLISH_MAX_ATTEMPTS", 6),
             "PUBLISH_TIMEOUT_SECONDS": _float("PUBLISH_TIMEOUT_SECONDS", 20.0),
             "REVIEWS_DRAFT_SCHEDULE": _env("REVIEWS_DRAFT_SCHEDULE", "0 6 * * 1"),
+            # E-mail (app/services/mail.py): SMTP_URL (smtp:// or smtps://user:pass@host:port,
+            # ?starttls=1) or the separate settings; no host means no e-mail is sent.
+            "SMTP_URL": _env("SMTP_URL"),
+            "SMTP_HOST": _env("SMTP_HOST"),
+            "SMTP_PORT": _int("SMTP_PORT", 587),
+            "SMTP_USER": _env("SMTP_USER"),
+            "SMTP_PASSWORD": _env("SMTP_PASSWORD"),
+            "SMTP_STARTTLS": _bool("SMTP_STARTTLS", True),
+            "SMTP_TIMEOUT_SECONDS": _float("SMTP_TIMEOUT_SECONDS", 10.0),
+            "MAIL_FROM": _env("MAIL_FROM", "Worklog <worklog@localhost>"),
+            "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 6),
+            # Slack app (capture with /worklog and "Save to Worklog"; reminder DMs).
+            "SLACK_SIGNING_SECRET": _env("SLACK_SIGNING_SECRET"),
+            "SLACK_BOT_TOKEN": _env("SLACK_BOT_TOKEN"),
+            "SLACK_API_BASE_URL": _env("SLACK_API_BASE_URL", "https://slack.com/api/"),
+            "SLACK_RATE_LIMIT": _rate_limit("SLACK_RATE_LIMIT", "120/minute"),
+            # Repository suggestions: default API addresses (GitHub Enterprise/GitLab self-managed
+            # are set per connection on /account/integrations).
+            "GITHUB_API_URL": _env("GITHUB_API_URL", "https://api.github.com"),
+            "GITLAB_URL": _env("GITLAB_URL", "https://gitlab.com"),
+            "REMINDERS_LOOKBACK_MINUTES": _int("REMINDERS_LOOKBACK_MINUTES", 60),
+            "REPOS_TIMEOUT_SECONDS": _float("REPOS_TIMEOUT_SECONDS", 15.0),
             "APP_TIMEZONE": _env("APP_TIMEZONE", "UTC"),
             # Flask and extension settings derived from the above.
             "SQLALCHEMY_TRACK_MODIFICATIONS": False,

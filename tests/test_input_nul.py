@@ -34,8 +34,13 @@ CSRF_FIELD = "csrf_token"
 # POST routes not driven by an HTML form: the JSON API (tested below), and company sign-in's
 # start (a link; POST is accepted too). Routes whose form only shows with state this crawl does
 # not make (a linked identity, a failed job) are listed apart: their forms carry ids only.
-NOT_FORMS = {"api.create_daily_log", "auth.oidc_login"}
-NEEDS_STATE = {"account.unlink_identity", "admin.unlink_identity", "admin.retry_job", "admin.cancel_job"}
+# Slack's endpoints take signed requests from Slack, not forms (tests/test_slack.py).
+NOT_FORMS = {"api.create_daily_log", "auth.oidc_login", "integrations.slack_command",
+             "integrations.slack_interaction"}
+NEEDS_STATE = {"account.unlink_identity", "admin.unlink_identity", "admin.retry_job", "admin.cancel_job",
+               # A Slack link, a signed link or unsubscribe token, a repository's suggestions.
+               "account.unlink_slack", "integrations.slack_link", "notifications.unsubscribe",
+               "suggestions.accept", "suggestions.dismiss", "account.disconnect_repo"}
 MAX_URLS_PER_ENDPOINT = 3
 
 
@@ -43,7 +48,9 @@ MAX_URLS_PER_ENDPOINT = 3
 def config_overrides() -> dict:
     # Hundreds of submissions per actor: limits are tested elsewhere.
     return {"LOGIN_RATE_LIMIT": "10000/minute", "ASK_RATE_LIMIT": "10000/minute",
-            "STRUCTURE_RATE_LIMIT": "10000/minute", "LLM_OFFLINE_CHUNK_DELAY": 0}
+            "STRUCTURE_RATE_LIMIT": "10000/minute", "LLM_OFFLINE_CHUNK_DELAY": 0,
+            # The repository forms queue fetches: to a closed local port, never out.
+            "GITHUB_API_URL": "http://127.0.0.1:9", "GITLAB_URL": "http://127.0.0.1:9"}
 
 
 @dataclass

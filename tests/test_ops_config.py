@@ -188,3 +188,15 @@ def test_the_integrations_key_is_masked_and_checked(env):
     result = run("--no-connect")
     assert result.exit_code == 1
     assert "INTEGRATIONS_KEY: every key must be at least 32 characters" in result.output
+
+
+def test_mail_and_slack_secrets_are_shown_masked(env):
+    env(SMTP_URL="smtp://mailer:smtp-pass-nobody-sees@mail.example.com:587",
+        SMTP_PASSWORD="smtp-password-nobody-sees", SLACK_SIGNING_SECRET="slack-signing-nobody-sees",
+        SLACK_BOT_TOKEN="xoxb-bot-token-nobody-sees")
+    result = run("--no-connect")
+    assert result.exit_code == 0, result.output
+    for secret in ("smtp-pass-nobody-sees", "smtp-password-nobody-sees", "slack-signing-nobody-sees",
+                   "xoxb-bot-token-nobody-sees"):
+        assert secret not in result.output
+    assert "mail.example.com" in result.output and "SLACK_SIGNING_SECRET" in result.output

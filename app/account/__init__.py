@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("account", __name__)
 
-from app.account import identities, routes, tokens  # noqa: E402,F401
+from app.account import identities, integrations, notification_settings, routes, tokens  # noqa: E402,F401

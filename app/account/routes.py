@@ -41,7 +41,9 @@ def preferences() -> str | Response:
         flash(_("Preferences saved."), "success")
         return redirect_for(url_for("account.preferences"))
     status = 422 if request.method == "POST" else 200
-    return render_template("account/preferences.html", form=form), status
+    from app.account.notification_settings import settings_context
+
+    return render_template("account/preferences.html", form=form, **settings_context(user.id)), status
 
 
 @bp.get("/sessions")

@@ -41,6 +41,9 @@ def accept_invite(token: str) -> str | Response | tuple[str, int]:
                      target_id=invite.id,
                      details={"before": None, "after": {"user_id": user.id, "email": user.email,
                                                         "role": user.role, "team_id": user.team_id}})
+        from app.services.notifications import notify_invite_accepted
+
+        notify_invite_accepted(user, invite.created_by)
         db.session.commit()
         flash(_("Your account is ready. Sign in with your email and new password."), "success")
         return redirect_for(url_for("auth.login"))

@@ -19,9 +19,13 @@ from croniter import croniter
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+import app.services.mail  # noqa: F401 - registers mail.send
 import app.services.publishing  # noqa: F401 - registers publish.review
 import app.services.publishing.entries  # noqa: F401 - registers publish.entry
+import app.services.reminders  # noqa: F401 - registers reminders.scan, slack.dm
+import app.services.repos  # noqa: F401 - registers repos.fetch, repos.scan
 import app.services.reviews.notify  # noqa: F401 - registers notify.review
+import app.services.slack  # noqa: F401 - registers slack.capture, slack.reply
 from app.extensions import db
 from app.jobs.registry import task
 
@@ -85,8 +89,14 @@ def cleanup(timestamp: int | None = None) -> dict[str, int]:
         Invite.accepted_at.is_(None), Invite.expires_at < now - keep)).rowcount
     effects = db.session.execute(sa.delete(JobEffect).where(
         JobEffect.created_at < now - timedelta(days=90))).rowcount
+    from app.models import ReminderClaim
+
+    # Claims are per day or week: older ones can never be claimed again.
+    claims = db.session.execute(sa.delete(ReminderClaim).where(
+        ReminderClaim.created_at < now - timedelta(days=90))).rowcount
     db.session.commit()
-    counts = {"sessions": sessions or 0, "invites": invites or 0, "job_effects": effects or 0}
+    counts = {"sessions": sessions or 0, "invites": invites or 0, "job_effects": effects or 0,
+              "reminder_claims": claims or 0}
     log.info("clean-up done", extra=counts)
     return counts
 

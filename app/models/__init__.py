@@ -9,15 +9,24 @@ from app.models.job import JobEffect, JobError
 from app.models.llm import LLMCall
 from app.models.log import Impact, LogEntry, LogEntryTag, LogEntryVersion
 from app.models.publishing import EntryMirror, IntegrationDestination, Publication, PublishRate
+from app.models.notification import (
+    Notification,
+    NotificationSettings,
+    ReminderClaim,
+    RepoConnection,
+    SlackLink,
+    Suggestion,
+)
 from app.models.review import ReviewComment, ReviewStatus, WeeklyReview
 from app.models.session import UserSession
 from app.models.token import ApiToken
 from app.models.user import Role, Team, User
 
 __all__ = [
-    "ApiToken", "AskQuestion", "AuditEvent", "EntryEmbedding", "Impact", "IntegrationDestination",
-    "Publication", "PublishRate", "EntryMirror", "Invite", "JobEffect",
-    "JobError", "LLMCall", "LogEntry",
+    "ApiToken", "AskQuestion", "AuditEvent", "EntryEmbedding", "EntryMirror", "Impact",
+    "IntegrationDestination", "Invite", "JobEffect", "JobError", "LLMCall", "LogEntry",
+    "Notification", "NotificationSettings", "Publication", "PublishRate", "ReminderClaim",
+    "RepoConnection", "SlackLink", "Suggestion",
     "LogEntryTag", "LogEntryVersion", "ReviewComment", "ReviewStatus", "Role", "Team", "User",
     "UserIdentity", "UserSession", "WeeklyReview",
 ]

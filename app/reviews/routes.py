@@ -89,10 +89,12 @@ def render_review(review: WeeklyReview, reader: User) -> Any:
 def _notify(review: WeeklyReview, event: str, actor: User, comment: str | None = None) -> None:
     """Queue the Slack/Teams notification jobs in the transition's transaction (before the
     commit): they exist if and only if the change commits (app.jobs)."""
+    from app.services.notifications import notify_review_event
     from app.services.reviews.notify import queue_review_event
 
     queue_review_event(event, review_id=review.id, actor_id=actor.id, comment=comment,
                        url=external_url("reviews.review", review_id=review.id))
+    notify_review_event(f"review_{event}", review, actor=actor)
 
 
 # --- the author's weeks ---------------------------------------------------------------
@@ -396,6 +398,9 @@ def comment(review_id: int) -> Response | tuple[str, int] | str:
         # "body" from the comment box; "comment" from the lead's decision form ("Comment only").
         text = request.form.get("body") or request.form.get("comment", "")
         service.add_comment(user, item, text, info=request_context())
+        from app.services.notifications import notify_review_event
+
+        notify_review_event("review_comment", item, actor=user)
         db.session.commit()
     except service.ReviewError as exc:
         return _refused(user, item, exc)
