@@ -8,7 +8,6 @@ from app.models.invite import Invite
 from app.models.job import JobEffect, JobError
 from app.models.llm import LLMCall
 from app.models.log import Impact, LogEntry, LogEntryTag, LogEntryVersion
-from app.models.publishing import EntryMirror, IntegrationDestination, Publication, PublishRate
 from app.models.notification import (
     Notification,
     NotificationSettings,
@@ -17,6 +16,7 @@ from app.models.notification import (
     SlackLink,
     Suggestion,
 )
+from app.models.publishing import EntryMirror, IntegrationDestination, Publication, PublishRate
 from app.models.review import ReviewComment, ReviewStatus, WeeklyReview
 from app.models.session import UserSession
 from app.models.token import ApiToken

@@ -1,7 +1,7 @@
 """notifications, notification settings, reminder claims, Slack links, repository suggestions
 
 Revision ID: b16a4c0e7d21
-Revises: 5c1d9e7a2b40
+Revises: b7e2c4d91f06
 Create Date: 2026-12-03 06:10:00
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from app.models.base import UTCDateTime
 
 revision = 'b16a4c0e7d21'
-down_revision = '5c1d9e7a2b40'
+down_revision = 'b7e2c4d91f06'
 branch_labels = None
 depends_on = None
 

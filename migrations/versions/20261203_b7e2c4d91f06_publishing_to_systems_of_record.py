@@ -1,7 +1,7 @@
 """publishing to systems of record: destinations, publications, the shared rate limiter
 
 Revision ID: b7e2c4d91f06
-Revises: 5c1d9e7a2b40
+Revises: 7e12a4c9b3d5
 Create Date: 2026-12-03 06:10:00
 """
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from app.models.base import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = 'b7e2c4d91f06'
-down_revision = '5c1d9e7a2b40'
+down_revision = '7e12a4c9b3d5'
 branch_labels = None
 depends_on = None
 
