@@ -149,3 +149,12 @@ def test_without_a_signing_secret_nothing_is_accepted(app, client, actors, slack
     app.config["SLACK_SIGNING_SECRET"] = None
     response, _, _ = command(client, slack, "no secret configured")
     assert response.status_code == 401
+
+
+def test_in_production_only_slack_reply_addresses_are_called(app, slack):
+    from app.services.slack import post_reply
+
+    app.config["APP_ENV"] = "production"
+    with app.app_context(), pytest.raises(jobs.GiveUp):
+        post_reply(slack.response_url("prod"), {"text": "x"})
+    assert slack.posted("/commands/T0001/prod") == []

@@ -89,14 +89,17 @@ def cleanup(timestamp: int | None = None) -> dict[str, int]:
         Invite.accepted_at.is_(None), Invite.expires_at < now - keep)).rowcount
     effects = db.session.execute(sa.delete(JobEffect).where(
         JobEffect.created_at < now - timedelta(days=90))).rowcount
-    from app.models import ReminderClaim
+    from app.models import Notification, ReminderClaim
+
+    notifications = db.session.execute(sa.delete(Notification).where(
+        Notification.read_at < now - timedelta(days=180))).rowcount
 
     # Claims are per day or week: older ones can never be claimed again.
     claims = db.session.execute(sa.delete(ReminderClaim).where(
         ReminderClaim.created_at < now - timedelta(days=90))).rowcount
     db.session.commit()
     counts = {"sessions": sessions or 0, "invites": invites or 0, "job_effects": effects or 0,
-              "reminder_claims": claims or 0}
+              "reminder_claims": claims or 0, "notifications": notifications or 0}
     log.info("clean-up done", extra=counts)
     return counts
 

@@ -246,6 +246,8 @@ def fetch(connection: RepoConnection) -> int:
     cache: dict[str, list[str]] = {}
     fresh: list[tuple[Found, list[str]]] = []
     for item in items:
+        if urlsplit(item.url).scheme not in ("http", "https"):
+            item.url = ""  # shown as a link: nothing but http(s) from another server
         if item.key in known or not item.title:
             continue
         known.add(item.key)

@@ -140,8 +140,14 @@ def read_undo_token(token: str) -> tuple[int, int] | None:
 
 def post_reply(response_url: str, message: dict[str, Any]) -> None:
     """POST to a response_url; RetryLater for 429/5xx/connection errors, GiveUp for others."""
-    if urlsplit(response_url).scheme not in ("http", "https"):
+    parts = urlsplit(response_url)
+    if parts.scheme not in ("http", "https"):
         raise jobs.GiveUp("invalid response_url")
+    host = (parts.hostname or "").lower()
+    if current_app.config.get("APP_ENV") == "production" and not (
+            parts.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com"))):
+        # Only Slack's own reply addresses in production, however the request got signed.
+        raise jobs.GiveUp("response_url is not a Slack address")
     request = urllib.request.Request(  # noqa: S310 - http(s) only, given by Slack in a signed request
         response_url, data=json.dumps(message).encode(), method="POST",
         headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "Worklog"})
