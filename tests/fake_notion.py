@@ -55,6 +55,7 @@ class FakeNotion(FakeServer):
         self.blocks: dict[str, str] = {}  # block id -> page id
         self.requests: list[tuple[float, str, str]] = []
         self.over_limit = 0
+        self.by_token: dict[str, list[float]] = {}
         self.problems: list[str] = []  # request shapes the real API would refuse
         self.stall_after_create: float = 0.0
         self.fail_next: list[int] = []
@@ -66,7 +67,12 @@ class FakeNotion(FakeServer):
             return [p for p in self.pages.values() if not p["in_trash"] and p["source"] == source]
 
     def max_in_any_second(self) -> int:
-        times = sorted(t for t, _m, _p in self.requests)
+        """The most requests of one token seen within one second."""
+        return max((self._max_in_second(times) for times in self.by_token.values()), default=0)
+
+    @staticmethod
+    def _max_in_second(times: list[float]) -> int:
+        times = sorted(times)
         best, j = 0, 0
         for i, t in enumerate(times):
             while times[j] <= t - 1.0:
@@ -82,7 +88,10 @@ class FakeNotion(FakeServer):
         auth = headers.get("Authorization") or ""
         token = auth[7:] if auth.startswith("Bearer ") else ""
         with self.lock:
-            window = [t for t, _m, _p in self.requests if t > now - 1.0]
+            # Notion's limit is per integration (token).
+            seen = self.by_token.setdefault(token, [])
+            window = [t for t in seen[-50:] if t > now - 1.0]
+            seen.append(now)
             self.requests.append((now, method, path))
             if len(window) >= self.rate:
                 self.over_limit += 1

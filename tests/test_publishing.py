@@ -235,6 +235,14 @@ def test_admin_stores_the_token_encrypted_and_never_shows_it(app, client, auth, 
     app.config["CONFLUENCE_SPACE_KEY"] = "NOPE"
     said = client.post_form("/admin/integrations/confluence/test").get_data(as_text=True)
     assert "no space with the key “NOPE”" in said
+    app.config["NOTION_DATABASE_ID"] = "00000000-0000-0000-0000-000000000000"
+    said = client.post_form("/admin/integrations/notion/test").get_data(as_text=True)
+    assert "Notion cannot find the database (404): share it with the integration" in said
+    app.config["NOTION_DATABASE_ID"] = fake_notion.DATABASE
+    app.config["NOTION_API_KEY"] = "secret_not_a_valid_token_000000000"
+    said = client.post_form("/admin/integrations/notion/test").get_data(as_text=True)
+    assert "Notion rejected the integration token (401)" in said
+    app.config["NOTION_API_KEY"] = None
     del notion.sources[fake_notion.DATA_SOURCE]["Entries count"]
     said = client.post_form("/admin/integrations/notion/test").get_data(as_text=True)
     assert "lacks properties Worklog writes: Entries count (number)" in said
