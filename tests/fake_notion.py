@@ -26,6 +26,8 @@ VERSION = "2025-09-03"
 TOKEN = "secret_fake_notion_token_0123456789"
 DATABASE = "11111111-2222-3333-4444-555555555555"
 DATA_SOURCE = "66666666-7777-8888-9999-000000000000"
+TEAM_DATABASE = "22222222-3333-4444-5555-666666666666"
+TEAM_SOURCE = "77777777-8888-9999-0000-111111111111"
 ENTRIES_DATABASE = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 ENTRIES_SOURCE = "ffffffff-1111-2222-3333-444444444444"
 ENTRIES_SCHEMA = {"Name": "title", "Date": "date", "Author": "rich_text", "Category": "rich_text",
@@ -48,9 +50,11 @@ class FakeNotion(FakeServer):
         super().__init__(port=port)
         self.rate = rate
         self.tokens = {token}
-        self.databases = {DATABASE: [DATA_SOURCE], ENTRIES_DATABASE: [ENTRIES_SOURCE]}
+        self.databases = {DATABASE: [DATA_SOURCE], ENTRIES_DATABASE: [ENTRIES_SOURCE],
+                          TEAM_DATABASE: [TEAM_SOURCE]}
         self.sources: dict[str, dict[str, str]] = {DATA_SOURCE: dict(schema or SCHEMA),
-                                                   ENTRIES_SOURCE: dict(ENTRIES_SCHEMA)}
+                                                   ENTRIES_SOURCE: dict(ENTRIES_SCHEMA),
+                                                   TEAM_SOURCE: dict(schema or SCHEMA)}
         self.pages: dict[str, dict[str, Any]] = {}
         self.blocks: dict[str, str] = {}  # block id -> page id
         self.requests: list[tuple[float, str, str]] = []
