@@ -26,6 +26,8 @@ VERSION = "2025-09-03"
 TOKEN = "secret_fake_notion_token_0123456789"
 DATABASE = "11111111-2222-3333-4444-555555555555"
 DATA_SOURCE = "66666666-7777-8888-9999-000000000000"
+TEAM_DATABASE = "22222222-3333-4444-5555-666666666666"
+TEAM_SOURCE = "77777777-8888-9999-0000-111111111111"
 ENTRIES_DATABASE = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 ENTRIES_SOURCE = "ffffffff-1111-2222-3333-444444444444"
 ENTRIES_SCHEMA = {"Name": "title", "Date": "date", "Author": "rich_text", "Category": "rich_text",
@@ -48,13 +50,16 @@ class FakeNotion(FakeServer):
         super().__init__(port=port)
         self.rate = rate
         self.tokens = {token}
-        self.databases = {DATABASE: [DATA_SOURCE], ENTRIES_DATABASE: [ENTRIES_SOURCE]}
+        self.databases = {DATABASE: [DATA_SOURCE], ENTRIES_DATABASE: [ENTRIES_SOURCE],
+                          TEAM_DATABASE: [TEAM_SOURCE]}
         self.sources: dict[str, dict[str, str]] = {DATA_SOURCE: dict(schema or SCHEMA),
-                                                   ENTRIES_SOURCE: dict(ENTRIES_SCHEMA)}
+                                                   ENTRIES_SOURCE: dict(ENTRIES_SCHEMA),
+                                                   TEAM_SOURCE: dict(schema or SCHEMA)}
         self.pages: dict[str, dict[str, Any]] = {}
         self.blocks: dict[str, str] = {}  # block id -> page id
         self.requests: list[tuple[float, str, str]] = []
         self.over_limit = 0
+        self.by_token: dict[str, list[float]] = {}
         self.problems: list[str] = []  # request shapes the real API would refuse
         self.stall_after_create: float = 0.0
         self.fail_next: list[int] = []
@@ -66,7 +71,12 @@ class FakeNotion(FakeServer):
             return [p for p in self.pages.values() if not p["in_trash"] and p["source"] == source]
 
     def max_in_any_second(self) -> int:
-        times = sorted(t for t, _m, _p in self.requests)
+        """The most requests of one token seen within one second."""
+        return max((self._max_in_second(times) for times in self.by_token.values()), default=0)
+
+    @staticmethod
+    def _max_in_second(times: list[float]) -> int:
+        times = sorted(times)
         best, j = 0, 0
         for i, t in enumerate(times):
             while times[j] <= t - 1.0:
@@ -82,7 +92,10 @@ class FakeNotion(FakeServer):
         auth = headers.get("Authorization") or ""
         token = auth[7:] if auth.startswith("Bearer ") else ""
         with self.lock:
-            window = [t for t, _m, _p in self.requests if t > now - 1.0]
+            # Notion's limit is per integration (token).
+            seen = self.by_token.setdefault(token, [])
+            window = [t for t in seen[-50:] if t > now - 1.0]
+            seen.append(now)
             self.requests.append((now, method, path))
             if len(window) >= self.rate:
                 self.over_limit += 1

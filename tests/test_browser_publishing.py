@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
 from app import jobs
 from app.extensions import db
-from app.models import Publication, WeeklyReview
+from app.models import LogEntry, Publication, WeeklyReview
 from tests import fake_confluence, fake_notion
 from tests.browser import sign_in
 from tests.fake_confluence import FakeConfluence
@@ -59,9 +60,14 @@ def test_lead_approves_and_the_review_links_to_the_published_pages(app, page, br
     notion, confluence = fakes
     app.config["CONFLUENCE_API_TOKEN"] = "wrong-token"
     with app.app_context():
+        cited = LogEntry(user_id=actors.member.id, work_date=date(2026, 11, 17), title="Export")
+        db.session.add(cited)
+        db.session.flush()
         db.session.add(WeeklyReview(user_id=actors.member.id, week=WEEK, status="submitted",
-                                    body="## Done\n\n- **Export** shipped\n- Fixed *latency*"))
+                                    body=f"## Done\n\n- **Export** shipped [#{cited.id}]\n"
+                                         "- Fixed *latency*"))
         db.session.commit()
+        entry_link = f"{live_server.url}/log/entries/{cited.id}"
     sign_in(page, actors.lead, landing=r"/")
     page.goto("/reviews/r/1")
     page.get_by_role("button", name="Approve").click()
@@ -70,6 +76,8 @@ def test_lead_approves_and_the_review_links_to_the_published_pages(app, page, br
     _settle(app)
     page.reload()
     notion_link = page.get_by_role("link", name="Notion ↗")
+    # Without BASE_URL (development) links back are built on the address the lead used.
+    assert entry_link in str(notion.live_pages()[0]["children"])
     assert notion_link.get_attribute("href") == f"{notion.url}/pages/{notion.live_pages()[0]['id']}"
     failure = page.get_by_role("alert").filter(has_text="Publishing to Confluence failed")
     assert "rejected the e-mail and API token (401)" in failure.inner_text()

@@ -235,6 +235,14 @@ def test_admin_stores_the_token_encrypted_and_never_shows_it(app, client, auth, 
     app.config["CONFLUENCE_SPACE_KEY"] = "NOPE"
     said = client.post_form("/admin/integrations/confluence/test").get_data(as_text=True)
     assert "no space with the key “NOPE”" in said
+    app.config["NOTION_DATABASE_ID"] = "00000000-0000-0000-0000-000000000000"
+    said = client.post_form("/admin/integrations/notion/test").get_data(as_text=True)
+    assert "Notion cannot find the database (404): share it with the integration" in said
+    app.config["NOTION_DATABASE_ID"] = fake_notion.DATABASE
+    app.config["NOTION_API_KEY"] = "secret_not_a_valid_token_000000000"
+    said = client.post_form("/admin/integrations/notion/test").get_data(as_text=True)
+    assert "Notion rejected the integration token (401)" in said
+    app.config["NOTION_API_KEY"] = None
     del notion.sources[fake_notion.DATA_SOURCE]["Entries count"]
     said = client.post_form("/admin/integrations/notion/test").get_data(as_text=True)
     assert "lacks properties Worklog writes: Entries count (number)" in said
@@ -355,3 +363,18 @@ def test_config_check_masks_the_integration_tokens(monkeypatch, tmp_path):
     assert "secret_notion_token_for_the_check" not in result.output
     assert "confluence-token-for-the-check" not in result.output
     assert "ENG" in result.output
+
+
+def test_a_team_override_sends_its_reviews_to_its_own_database(app, client, auth, actors, fakes):
+    notion, _confluence = fakes
+    auth.login_as(actors.admin)
+    saved = client.post_form("/admin/integrations/notion/teams",
+                             {"team_id": str(actors.member.team_id),
+                              "database_id": fake_notion.TEAM_DATABASE})
+    assert saved.status_code == 302
+    assert fake_notion.TEAM_DATABASE in client.get("/admin/integrations").get_data(as_text=True)
+    submit_and_approve(client, auth, actors, "Shipped for the team.")
+    settle(app)
+    assert notion.live_pages() == []
+    [page] = notion.live_pages(fake_notion.TEAM_SOURCE)
+    assert "Shipped for the team." in page_text(page)

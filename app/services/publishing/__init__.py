@@ -119,7 +119,8 @@ def review_doc(review: WeeklyReview) -> ReviewDoc:
         entries_count=entry_count(author.id, IsoWeek.parse(review.week)),
         link=external_url("reviews.review", review_id=review.id), body=review.body or "",
         version=review.version,
-        link_for=lambda i: external_url("log.detail", entry_id=i) if i in allowed else None,
+        # Built now (links may need the request context this is built in), looked up later.
+        link_for={i: external_url("log.detail", entry_id=i) for i in allowed}.get,
     )
 
 
@@ -243,8 +244,9 @@ def _failed(review: WeeklyReview, row: Publication, page: PageRef, exc: PublishE
 
 
 def publications_for(review: WeeklyReview) -> list[Publication]:
-    return list(db.session.scalars(sa.select(Publication).where(
-        Publication.review_id == review.id).order_by(Publication.destination)))
+    rows = db.session.scalars(sa.select(Publication).where(Publication.review_id == review.id))
+    order = {kind: i for i, kind in enumerate(destinations.KINDS)}  # Notion · Confluence
+    return sorted(rows, key=lambda row: order.get(row.destination, 99))
 
 
 def stats() -> dict[str, dict]:
