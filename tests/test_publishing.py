@@ -185,8 +185,13 @@ def test_bad_token_fails_clearly_then_retry_after_the_fix_publishes(app, client,
     assert "Notion rejected the integration token (401)" in admin
     assert "secret_wrong_token" not in admin and "secret_wrong_token" not in caplog.text
     assert notion.live_pages() == []
+    # The admin and the author are told, once each, with the destination and the reason.
+    told = client.get("/notifications").get_data(as_text=True)
+    assert told.count("to Notion failed") == 1 and "rejected the integration token" in told
     app.config["NOTION_API_KEY"] = fake_notion.TOKEN
     auth.login_as(actors.member)
+    told = client.get("/notifications").get_data(as_text=True)
+    assert told.count("to Notion failed") == 1
     assert client.post_form("/reviews/r/1/publish/retry").status_code == 302
     settle(app)
     assert len(notion.live_pages()) == 1

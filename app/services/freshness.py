@@ -103,12 +103,15 @@ def install(app: Flask) -> None:
 
 def _register_core_models() -> None:
     from app.models.log import LogEntry, LogEntryTag
+    from app.models.publishing import Publication
     from app.models.review import ReviewComment, WeeklyReview
 
     register(LogEntry, "user_id")
     register(LogEntryTag, lambda tag: (tag.entry.user_id if tag.entry is not None else None,))
     register(WeeklyReview, "user_id")
     register(ReviewComment, _comment_owner)
+    # A publish job changes the review page ("Published ↗" / "failed — Retry").
+    register(Publication, "owner_id")
     # Other areas add one line each, next to their model or in their blueprint's setup:
     #     freshness.register(Notification, "user_id")
 

@@ -91,12 +91,20 @@ def _base_arg() -> dict[str, str]:
 
 
 def on_publish_failed(review: WeeklyReview, destination: str, reason: str) -> None:
-    """Runs once when publishing `review` to `destination` failed for good (no more retries).
+    """Runs once when publishing `review` to `destination` failed for good (no more retries):
+    the author and the admins get a "publishing failed" notification (and e-mail, by their
+    preferences), committed here because the failing job's own transaction is over."""
+    from app.services.notifications import notify_publish_failed
+    from app.services.publishing.destinations import LABELS
 
-    The hook for notifications: the lead wires the author's and admins' "publishing failed"
-    notification here. It must not raise (it runs inside the failing job)."""
     log.warning("publishing failed for good", extra={
         "review_id": review.id, "destination": destination, "reason": reason})
+    try:
+        notify_publish_failed(review, LABELS.get(destination, destination), reason)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
 
 
 # -- the job -----------------------------------------------------------------------------------
