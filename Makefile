@@ -26,7 +26,8 @@ help:
 	@echo "make messages  re-extract UI strings into the catalogs (then translate app/translations/ko)"
 	@echo "make bench  seed 1,000 users + 1,000,000 entries into DATABASE_URL, else into the scratch database"
 	@echo "            $(BENCH_DEFAULT_URL) (created if missing); load /log, search,"
-	@echo "            filters, /health and a bare Flask app; print req/s, p50/p95 and ratios (BENCH_ARGS=--help)"
+	@echo "            filters, the list fragment, a repeat view (304), /health and a bare Flask app; print req/s,"
+	@echo "            p50/p95, ratios, server CPU ms per request and bytes (BENCH_ARGS=--help)"
 	@echo "make loadtest SCENARIO=quick|standard|stress [HOST=http://...]  locust against HOST, or a local"
 	@echo "            gunicorn when HOST is not a URL; judged against p95 < 500 ms and errors < 1%"
 

@@ -46,7 +46,7 @@ class LogEntry(db.Model):
     search_text: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     # The list row's one-line plain preview (of the result, else action, situation, task),
     # computed when the entry is saved so the list never renders Markdown.
-    excerpt: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
+    excerpt: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default=sa.text("''"))
     version: so.Mapped[int] = so.mapped_column(default=1, server_default="1")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
