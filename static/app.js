@@ -287,7 +287,7 @@
 // --- Toasts: messages in view, plain ones fade, actions stay --------------------------
 (function () {
   "use strict";
-  var FADE_MS = 7000;
+  var FADE_MS = 10000;  // long enough to read a sentence twice
   var MAX_TOASTS = 4;
 
   function schedule(box) {
