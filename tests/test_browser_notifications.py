@@ -32,7 +32,7 @@ def test_changes_requested_lights_the_members_bell(app, page, browser, live_serv
     lead = lead_context.new_page()
     sign_in(lead, actors.lead)
     lead.goto(f"/reviews/r/{review_id}")
-    lead.get_by_label("What should change (required)").fill("Add the numbers, please.")
+    lead.get_by_label("Comment (required to request changes)").fill("Add the numbers, please.")
     lead.get_by_role("button", name="Request changes").click()
     lead.get_by_text("Changes requested.").wait_for()
     lead_context.close()

@@ -40,7 +40,9 @@ NOT_FORMS = {"api.create_daily_log", "auth.oidc_login", "integrations.slack_comm
 NEEDS_STATE = {"account.unlink_identity", "admin.unlink_identity", "admin.retry_job", "admin.cancel_job",
                # A Slack link, a signed link or unsubscribe token, a repository's suggestions.
                "account.unlink_slack", "integrations.slack_link", "notifications.unsubscribe",
-               "suggestions.accept", "suggestions.dismiss", "account.disconnect_repo"}
+               "suggestions.accept", "suggestions.dismiss", "account.disconnect_repo",
+               # Retry shows only beside a failed publication (tests/test_publishing.py).
+               "reviews.retry_publish"}
 MAX_URLS_PER_ENDPOINT = 3
 
 

@@ -89,8 +89,9 @@ def _read_json_object() -> dict[str, Any] | Response:
         return json_error(413, "payload_too_large",
                           _("The request body is larger than %(n)d bytes.", n=limit))
     try:
-        # The body is parsed here, not by request.get_json: clean it the same way.
-        payload = clean_data(json.loads(raw.decode("utf-8")))
+        # Parsed here, not by request.get_json (which cleans): the caller checks the schema on
+        # what was sent (a control character counts toward maxLength), then cleans it.
+        payload = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return json_error(400, "invalid_json", _("The request body is not valid JSON."))
     if not isinstance(payload, dict):
@@ -109,6 +110,7 @@ def create_daily_log() -> Response:
     schema_errors = body_errors("DailyLogCreate", payload)
     if schema_errors:
         return _validation_failed(field_messages(schema_errors))
+    payload = clean_data(payload)
     values, type_errors = payloads.form_values(payload)
     if type_errors:
         return _validation_failed(field_messages(type_errors))
