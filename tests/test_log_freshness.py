@@ -233,3 +233,26 @@ def test_server_sent_events_are_never_compressed(app, client: Client, member: Ac
     assert response.mimetype == "text/event-stream"
     assert "Content-Encoding" not in response.headers
     assert "event: " in response.get_data(as_text=True)
+
+
+def test_a_members_reviews_page_follows_the_teams_lead_changing(app, client: Client, auth,
+                                                               actors: Actors) -> None:
+    """Whether the member can submit depends on their team having a lead: an admin changing
+    that must not leave the member a cached page that still offers (or refuses) Submit."""
+    from app.services.admin import directory
+
+    auth.login_as(actors.member)
+    etag = client.get("/reviews").headers["ETag"]
+    assert again(client, "/reviews", etag).status_code == 304
+    with app.app_context():
+        lead = db.session.get(User, actors.lead.id)
+        directory.set_lead(lead.team, lead, False)
+        db.session.commit()
+    page = again(client, "/reviews", etag)
+    assert page.status_code == 200
+    etag = page.headers["ETag"]
+    with app.app_context():
+        lead = db.session.get(User, actors.lead.id)
+        directory.change_role(lead, "lead")
+        db.session.commit()
+    assert again(client, "/reviews", etag).status_code == 200

@@ -121,6 +121,16 @@ def _ensure_not_last_admin(user: User) -> None:
                                email=user.email))
 
 
+def _team_changed(*team_ids: int | None) -> None:
+    """Who leads a team, and who is in it, decides whether its members can submit a review
+    (shown on their pages): their cached pages (ETags) must not survive the change."""
+    from app.services.freshness import bump_data_version
+
+    ids = {t for t in team_ids if t is not None}
+    if ids:
+        bump_data_version(*db.session.scalars(sa.select(User.id).where(User.team_id.in_(ids))))
+
+
 def change_role(user: User, role: str) -> None:
     try:
         new = Role(role).value
@@ -131,10 +141,14 @@ def change_role(user: User, role: str) -> None:
     if new != Role.ADMIN.value:
         _ensure_not_last_admin(user)
     user.role = new
+    _team_changed(user.team_id)
 
 
 def change_team(user: User, team: Team | None) -> None:
+    before = user.team_id
     user.team = team
+    db.session.flush()
+    _team_changed(before, user.team_id)
 
 
 def deactivate(actor: User, user: User) -> int:
@@ -143,11 +157,14 @@ def deactivate(actor: User, user: User) -> int:
     if not user.is_active:
         return 0
     _ensure_not_last_admin(user)
-    return user.deactivate()
+    ended = user.deactivate()
+    _team_changed(user.team_id)
+    return ended
 
 
 def reactivate(user: User) -> None:
     user.is_active = True
+    _team_changed(user.team_id)
 
 
 def end_sessions(user: User) -> int:
@@ -289,6 +306,7 @@ def set_lead(team: Team, user: User, lead: bool) -> None:
     if user.is_admin:
         raise AdminRuleError(_("Admins keep their role; change it on the user's page if needed."))
     user.role = Role.LEAD.value if lead else Role.MEMBER.value
+    _team_changed(team.id)
 
 
 # --- recent sign-in -----------------------------------------------------------------
