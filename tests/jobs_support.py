@@ -6,13 +6,43 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from tests.ops_support import BIN, ROOT, SECRET
+
+
+@contextmanager
+def scratch_database(tmp_path_factory: pytest.TempPathFactory, who: str) -> Iterator[str]:
+    """A migrated scratch PostgreSQL database that worker processes can share, dropped after.
+
+    Skips (or fails when services are required) without PostgreSQL; `who` names the tests in
+    that message ("the job-worker tests")."""
+    from tests.conftest import (
+        _create_pg_database,
+        _drop_pg_database,
+        _migrate,
+        _postgres_url,
+        service_missing,
+    )
+
+    admin_url = _postgres_url()
+    if admin_url is None:
+        service_missing(f"TEST_DATABASE_URL is not set; {who} need PostgreSQL")
+    try:
+        name, url = _create_pg_database(admin_url)
+    except sa.exc.OperationalError as exc:
+        service_missing(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc.orig}")
+    try:
+        _migrate(url, tmp_path_factory.mktemp("scratch-migrate"))
+        yield url
+    finally:
+        _drop_pg_database(admin_url, name)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:

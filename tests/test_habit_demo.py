@@ -22,14 +22,9 @@ from tests.conftest import (
     AuthActions,
     Client,
     _base_config,
-    _create_pg_database,
-    _drop_pg_database,
-    _migrate,
-    _postgres_url,
     password_hash,
-    service_missing,
 )
-from tests.jobs_support import start_worker, wait_for
+from tests.jobs_support import scratch_database, start_worker, wait_for
 from tests.mail_support import Mailbox
 from tests.repos_support import RepoStandIn
 from tests.slack_support import SIGNING_SECRET, SlackStandIn, sign
@@ -40,15 +35,8 @@ FRIDAY_AFTERNOON = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # the member is in
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    admin_url = _postgres_url()
-    if admin_url is None:
-        service_missing("TEST_DATABASE_URL is not set; the demo needs PostgreSQL")
-    name, url = _create_pg_database(admin_url)
-    try:
-        _migrate(url, tmp_path_factory.mktemp("demo-migrate"))
+    with scratch_database(tmp_path_factory, "the demo tests") as url:
         yield url
-    finally:
-        _drop_pg_database(admin_url, name)
 
 
 def test_the_demo_with_a_worker_running(scratch: str, tmp_path: Path):

@@ -21,14 +21,9 @@ from app.models import JobEffect, JobError, Role, Team, User, WeeklyReview
 from app.services.reviews.notify import TASK, queue_review_event, send_review_event
 from tests.conftest import (
     _base_config,
-    _create_pg_database,
-    _drop_pg_database,
-    _migrate,
-    _postgres_url,
     password_hash,
-    service_missing,
 )
-from tests.jobs_support import job_rows, start_worker, statuses, wait_for
+from tests.jobs_support import job_rows, scratch_database, start_worker, statuses, wait_for
 from tests.ops_support import BIN, ROOT, SECRET, free_port, get, samples, value
 from tests.test_notify import Receiver
 
@@ -38,18 +33,8 @@ REVIEW_URL = "http://worklog.test/reviews/r/1"
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated scratch PostgreSQL database for this module's worker processes."""
-    admin_url = _postgres_url()
-    if admin_url is None:
-        service_missing("TEST_DATABASE_URL is not set; the job-worker tests need PostgreSQL")
-    try:
-        name, url = _create_pg_database(admin_url)
-    except sa.exc.OperationalError as exc:
-        service_missing(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc.orig}")
-    try:
-        _migrate(url, tmp_path_factory.mktemp("jobs-migrate"))
+    with scratch_database(tmp_path_factory, "the job-worker tests") as url:
         yield url
-    finally:
-        _drop_pg_database(admin_url, name)
 
 
 @pytest.fixture

@@ -18,31 +18,16 @@ from app.services.publishing import queue_publications
 from tests import fake_notion
 from tests.conftest import (
     _base_config,
-    _create_pg_database,
-    _drop_pg_database,
-    _migrate,
-    _postgres_url,
     password_hash,
-    service_missing,
 )
 from tests.fake_notion import FakeNotion
-from tests.jobs_support import start_worker, wait_for
+from tests.jobs_support import scratch_database, start_worker, wait_for
 
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    admin_url = _postgres_url()
-    if admin_url is None:
-        service_missing("TEST_DATABASE_URL is not set; the publishing worker tests need PostgreSQL")
-    try:
-        name, url = _create_pg_database(admin_url)
-    except sa.exc.OperationalError as exc:
-        service_missing(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc.orig}")
-    try:
-        _migrate(url, tmp_path_factory.mktemp("publish-migrate"))
+    with scratch_database(tmp_path_factory, "the publishing worker tests") as url:
         yield url
-    finally:
-        _drop_pg_database(admin_url, name)
 
 
 @pytest.fixture

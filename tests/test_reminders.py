@@ -28,14 +28,9 @@ from app.models import (
 from app.services.reminders import scan
 from tests.conftest import (
     _base_config,
-    _create_pg_database,
-    _drop_pg_database,
-    _migrate,
-    _postgres_url,
     password_hash,
-    service_missing,
 )
-from tests.jobs_support import job_rows, start_worker, wait_for
+from tests.jobs_support import job_rows, scratch_database, start_worker, wait_for
 from tests.mail_support import Mailbox, text_of
 from tests.slack_support import SlackStandIn
 
@@ -112,15 +107,8 @@ def test_the_daily_reminder_fires_at_the_local_time(app):
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    admin_url = _postgres_url()
-    if admin_url is None:
-        service_missing("TEST_DATABASE_URL is not set; the reminder worker test needs PostgreSQL")
-    name, url = _create_pg_database(admin_url)
-    try:
-        _migrate(url, tmp_path_factory.mktemp("reminders-migrate"))
+    with scratch_database(tmp_path_factory, "the reminder worker tests") as url:
         yield url
-    finally:
-        _drop_pg_database(admin_url, name)
 
 
 def test_two_workers_send_each_reminder_once_across_a_week(scratch, tmp_path: Path):
