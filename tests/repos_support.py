@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_http import LoopbackServer
 
 TOKENS = {"ghp_octo_token_0000000000000000": "octo", "ghp_mona_token_1111111111111111": "mona",
           "glpat-octo-2222222222222222": "octo"}
@@ -26,29 +28,14 @@ def _pr(base: str, repo: str, number: int, author: str, title: str, body: str, d
     }
 
 
-class RepoStandIn:
+class RepoStandIn(LoopbackServer):
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.version = 1  # bumps the ETag when the lists change
         self.rate_limit_left: int | None = None  # None: unlimited
         self.reset_at = int(time.time()) + 3600
         self.lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> RepoStandIn:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def base(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        self._serve_with(self._handler())
 
     def paths(self) -> list[str]:
         with self.lock:

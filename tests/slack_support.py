@@ -8,36 +8,23 @@ import hmac
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.fake_http import LoopbackServer
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
-class SlackStandIn:
+class SlackStandIn(LoopbackServer):
     """Records every POST (path, parsed body) and answers {"ok": true}."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> SlackStandIn:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def base(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        self._serve_with(self._handler())
 
     @property
     def api_url(self) -> str:
