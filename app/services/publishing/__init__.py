@@ -170,12 +170,7 @@ def publish_review(*, review_id: int, destination: str, base: str | None = None)
         row.attempts = (row.attempts or 0) + 1
         db.session.commit()
 
-        def save() -> None:
-            row.external_id, row.url, row.state = page.external_id, page.url, page.state
-            row.updated_at = utcnow()
-            db.session.commit()
-
-        page = PageRef(row.external_id, row.url, row.state, save)
+        page = PageRef.over(row)
         publisher = PUBLISHERS[destination]
         try:
             try:

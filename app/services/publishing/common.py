@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 STATUS_LABELS = {"approved": "Approved", "changes_requested": "Changes requested",
                  "submitted": "Submitted", "draft": "Draft"}
@@ -54,3 +55,18 @@ class PageRef:
     url: str | None
     state: str
     save: Callable[[], None] = field(repr=False)
+
+    @classmethod
+    def over(cls, row: Any) -> PageRef:
+        """A PageRef over a stored publication (or mirror) row: `save()` writes the page's id,
+        address and state back and commits at once, so a retried run finds the page."""
+        from app.extensions import db
+        from app.models.base import utcnow
+
+        def save() -> None:
+            row.external_id, row.url, row.state = page.external_id, page.url, page.state
+            row.updated_at = utcnow()
+            db.session.commit()
+
+        page = cls(row.external_id, row.url, row.state, save)
+        return page

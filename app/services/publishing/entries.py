@@ -107,12 +107,7 @@ def mirror_entry(*, entry_id: int, owner_id: int, base: str | None = None) -> st
             db.session.add(row)
             db.session.commit()
 
-        def save() -> None:
-            row.external_id, row.url, row.state = page.external_id, page.url, page.state
-            row.updated_at = utcnow()
-            db.session.commit()
-
-        page = PageRef(row.external_id, row.url, row.state, save)
+        page = PageRef.over(row)
         entry = db.session.get(LogEntry, entry_id)
         try:
             if entry is None or entry.deleted_at is not None:
