@@ -189,6 +189,14 @@ def test_it_asks_before_dropping_an_unsaved_review_or_inline_edit(app, page, act
     assert leaving == ["beforeunload"]
     assert page.url.endswith(f"/reviews/{week}")
 
+    def saved_body() -> str:
+        with app.app_context():
+            return db.session.scalar(
+                db.select(WeeklyReview.body).where(WeeklyReview.week == str(week))) or ""
+
+    # This page's own autosave of " More." lands first (else the other tab would be the stale one).
+    until(page, lambda: saved_body().endswith("More."))
+
     # A save from another tab makes this page's autosave stale: refused, text kept.
     other_context = browser.new_context(base_url=live_server.url, locale="en-US")
     other = other_context.new_page()
