@@ -1,5 +1,5 @@
 """In-app notifications, per-user notification and reminder settings, reminder claims, Slack
-links and repository suggestions (issue 16)."""
+links and repository suggestions."""
 
 from __future__ import annotations
 
