@@ -50,9 +50,18 @@ def test_it_asks_follows_a_citation_and_takes_feedback(page, app, actors):
     item.get_by_label("Comment (optional)").fill("Exactly the refactoring I meant.")
     item.get_by_role("button", name="Send feedback").click()
     item.get_by_text("Thanks, your feedback was saved.").wait_for()
-    with app.app_context():
-        [row] = db.session.scalars(sa.select(AskQuestion)).all()
-        assert (row.rating, row.feedback_comment) == (1, "Exactly the refactoring I meant.")
+
+    def saved() -> tuple:
+        with app.app_context():
+            [row] = db.session.scalars(sa.select(AskQuestion)).all()
+            return (row.rating, row.feedback_comment)
+
+    # The thanks line is already there from the rating: wait for the comment's own save.
+    for _ in range(500):
+        if saved()[1] is not None:
+            break
+        page.wait_for_timeout(20)
+    assert saved() == (1, "Exactly the refactoring I meant.")
     assert page.console_errors == []
 
 
