@@ -102,7 +102,11 @@ def test_the_queue_badge_is_a_fragment_of_its_own(app: Flask, client: Client, au
     assert "> 1<" in badge.get_data(as_text=True) and "review waiting" in badge.get_data(as_text=True)
     auth.login_as(actors.member)
     assert "/reviews/queue/badge" not in client.get("/log").get_data(as_text=True)
-    assert "waiting" not in client.get("/reviews/queue/badge").get_data(as_text=True)
+    assert "waiting" not in client.get("/reviews/queue/badge", headers=HX).get_data(as_text=True)
+    # Opened directly (not by htmx), the badge is the queue page.
+    auth.login_as(actors.lead)
+    direct = client.get("/reviews/queue/badge")
+    assert direct.status_code == 302 and direct.headers["Location"].endswith("/reviews/queue")
 
 
 def test_without_a_lead_a_review_is_saved_but_not_submitted(app: Flask, client: Client,

@@ -74,7 +74,8 @@ def test_the_demo_with_a_worker_running(scratch: str, tmp_path: Path):
             wait_for(lambda: [m for m in mailbox.to("mina@example.com")
                               if "requested changes" in m["Subject"]], what="the e-mail to the member")
             auth.login_as(member)
-            assert 'data-count="1"' in client.get("/notifications/badge").get_data(as_text=True)
+            assert 'data-count="1"' in client.get("/notifications/badge",
+                                                  headers={"HX-Request": "true"}).get_data(as_text=True)
             # The worker signed the unsubscribe link; the web app honours it without a session.
             [message] = [m for m in mailbox.to("mina@example.com") if "requested changes" in m["Subject"]]
             link = message["List-Unsubscribe"].strip("<>").replace("http://worklog.test", "")

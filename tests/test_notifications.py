@@ -38,8 +38,11 @@ def submit_review(client, auth, member) -> None:
     assert response.status_code == 302
 
 
+HX = {"HX-Request": "true"}
+
+
 def badge(client) -> str:
-    return client.get("/notifications/badge").get_data(as_text=True)
+    return client.get("/notifications/badge", headers=HX).get_data(as_text=True)
 
 
 def count_in(html: str) -> int:
@@ -86,7 +89,10 @@ def test_it_opens_the_object_marks_it_read_and_the_badge_goes_down(app, client, 
     response = client.get(f"/notifications/{note.id}")
     assert response.status_code == 302 and response.headers["Location"].endswith("/reviews/r/1")
     assert count_in(badge(client)) == 0
-    assert client.get("/notifications/badge").headers["Cache-Control"] == "no-store"
+    assert client.get("/notifications/badge", headers=HX).headers["Cache-Control"] == "no-store"
+    # Opened directly (not by htmx), the badge is the notifications page.
+    direct = client.get("/notifications/badge")
+    assert direct.status_code == 302 and direct.headers["Location"].endswith("/notifications")
 
 
 def test_mark_read_and_all_read(app, client, auth, actors):

@@ -29,7 +29,10 @@ def index() -> str:
 @bp.get("/badge")
 @login_required
 def badge() -> Response:
-    """The bell's unread count, a small fragment loaded after the page (never cached)."""
+    """The bell's unread count, a small fragment loaded after the page (never cached).
+    Opened directly (not by htmx), it is the notifications page."""
+    if not is_htmx():
+        return redirect(url_for("notifications.index"))
     response = Response(render_template("notifications/_badge.html",
                                         count=service.unread_count(me())))
     response.headers["Cache-Control"] = "no-store"

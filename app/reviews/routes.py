@@ -438,7 +438,9 @@ def queue() -> str:
 @login_required
 def queue_badge() -> Response:
     """The navigation's count of reviews waiting for this lead: a fragment loaded on its own
-    (hx-trigger="load") so the pages around it stay cacheable."""
+    (hx-trigger="load") so the pages around it stay cacheable. Opened directly, the queue."""
+    if not is_htmx():
+        return redirect_for(url_for("reviews.queue"))
     response = Response(render_template("reviews/_queue_badge.html", n=waiting_count(me())))
     response.headers["Cache-Control"] = "private, no-store"
     return response
