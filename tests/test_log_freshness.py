@@ -256,3 +256,64 @@ def test_a_members_reviews_page_follows_the_teams_lead_changing(app, client: Cli
         directory.change_role(lead, "lead")
         db.session.commit()
     assert again(client, "/reviews", etag).status_code == 200
+
+
+@pytest.fixture
+def no_etags(config_overrides: dict) -> dict:
+    # Every request runs the view: what is tested is the server-side copy of the list.
+    config_overrides["ETAGS_ENABLED"] = False
+    return config_overrides
+
+
+def delete_token(page: str, entry_id: int) -> str:
+    form = re.search(rf'action="/log/entries/{entry_id}/delete".*?name="csrf_token" value="([^"]+)"',
+                     page, re.S)
+    assert form, "no delete form for the entry"
+    return form.group(1)
+
+
+def test_a_kept_list_carries_each_sessions_own_csrf_token(app, no_etags, client: Client,
+                                                           member: Actors) -> None:
+    from app.log.pages import _csrf_slot
+
+    keep = make_entry(app, member.member, "Keep me")
+    gone = make_entry(app, member.member, "Delete me from the laptop")
+    client.get("/log")  # renders the list and keeps it
+    laptop = app.test_client()
+    AuthActions(laptop).login_as(member.member)
+    with count_statements(app) as counter:
+        page = laptop.get("/log").get_data(as_text=True)
+    assert not [s for s in counter.statements if "FROM log_entries" in s], "the list was not reused"
+    with app.test_request_context():
+        assert _csrf_slot() not in page
+    # The laptop's copy came from the phone's render, yet its forms work with its own session.
+    deleted = laptop.post(f"/log/entries/{gone}/delete",
+                          data={"csrf_token": delete_token(page, gone)})
+    assert deleted.status_code in (302, 303), deleted.get_data(as_text=True)[:300]
+    # And the phone's next view no longer lists it (the data version moved on).
+    fresh = client.get("/log").get_data(as_text=True)
+    assert "Delete me from the laptop" not in fresh and "Keep me" in fresh
+    assert keep != gone
+
+
+def test_a_kept_list_is_not_served_after_a_write_elsewhere(app, no_etags, client: Client,
+                                                           member: Actors) -> None:
+    make_entry(app, member.member, "Older entry")
+    before = client.get("/log", headers=LIST).get_data(as_text=True)
+    assert "Older entry" in before
+    _id, raw = issue(app, member.member)
+    created = client.post("/api/daily-logs", data=json.dumps({"date": "2026-11-21", "title": "Via API"}),
+                          headers={**bearer(raw), "Content-Type": "application/json"})
+    assert created.status_code == 201
+    assert "Via API" in client.get("/log", headers=LIST).get_data(as_text=True)
+    assert "Via API" in client.get("/log").get_data(as_text=True)
+
+
+def test_search_results_are_kept_per_query(app, no_etags, client: Client, member: Actors) -> None:
+    make_entry(app, member.member, "결제 모듈 정리")
+    make_entry(app, member.member, "Release notes")
+    payment = client.get("/log?q=결제", headers=LIST).get_data(as_text=True)
+    release = client.get("/log?q=release", headers=LIST).get_data(as_text=True)
+    assert "<mark>결제</mark>" in payment and "Release notes" not in payment
+    assert "<mark>Release</mark>" in release and "결제" not in release
+    assert client.get("/log?q=결제", headers=LIST).get_data(as_text=True) == payment

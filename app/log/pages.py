@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from flask import g, request
+from flask import current_app, g, render_template, request
+from markupsafe import Markup, escape
 
 from app.extensions import db
 from app.models import User
 from app.models.log import STAR_PARTS, Impact
 from app.services.log.heatmap import heatmap_html
-from app.services.log.query import (
-    LogFilters,
-    categories_of,
-    entries_page,
-    entries_select,
-    list_row_columns,
-)
+from app.services.log.query import LogFilters, categories_of, entries_select, list_rows_page
 
 
 def row_strings() -> dict[str, Any]:
@@ -52,9 +48,37 @@ def submitted_form() -> dict[str, Any]:
     return {name: request.form.get(name, "") for name in FORM_FIELDS}
 
 
-def list_context(user: User, filters: LogFilters) -> dict[str, Any]:
-    stmt = entries_select([user.id], filters, db.engine.dialect.name).options(list_row_columns())
-    return {"filters": filters, "page": entries_page(stmt, filters.page), "impacts": list(Impact)}
+def list_html(user: User, filters: LogFilters) -> Markup:
+    """The rendered list and its pager, kept while the user's data version stays the same.
+
+    Keyed like the heatmap (user, data version, day, language, build) plus the filters and
+    page, so any write that changes the list simply stops finding the old copy. The rows'
+    delete forms carry the CSRF token; the kept copy has a secret slot in its place, filled
+    in for each request.
+    """
+    from app.services.versioned_cache import cached_text, user_key
+
+    slot = _csrf_slot()
+    url = hashlib.blake2b(filters.query_string().encode(), digest_size=12).hexdigest()
+
+    def render() -> str:
+        stmt = entries_select([user.id], filters, db.engine.dialect.name)
+        return render_template("log/_list.html", filters=filters,
+                               page=list_rows_page(stmt, filters.page),
+                               rs={**row_strings(), "csrf": slot})
+
+    html = cached_text(user_key("log-list", user, user.today()) + ":" + url, render, ttl=3600)
+    return Markup(html.replace(slot, str(escape(row_strings()["csrf"]))))  # noqa: S704 - rendered escaped
+
+
+def _csrf_slot() -> str:
+    """A placeholder no entry text can contain: derived from the secret key."""
+    slot = current_app.extensions.get("worklog.list_csrf_slot")
+    if slot is None:
+        secret = str(current_app.config["SECRET_KEY"]).encode()
+        slot = "csrf-" + hashlib.blake2b(b"log-list-csrf-slot", key=secret[-64:]).hexdigest()[:32]
+        current_app.extensions["worklog.list_csrf_slot"] = slot
+    return slot
 
 
 def cached_categories(user: User, today: Any) -> list[str]:
@@ -70,7 +94,9 @@ def cached_categories(user: User, today: Any) -> list[str]:
 def page_context(user: User, filters: LogFilters, **extra: Any) -> dict[str, Any]:
     today = user.today()
     return {
-        **list_context(user, filters),
+        "filters": filters,
+        "list_html": list_html(user, filters),
+        "impacts": list(Impact),
         "heatmap_html": heatmap_html(user, today),
         "categories": cached_categories(user, today),
         "today": today,

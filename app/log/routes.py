@@ -10,7 +10,7 @@ from app.access import Action, get_entry_for
 from app.extensions import db
 from app.log import bp
 from app.log.export import export_response
-from app.log.pages import list_context, page_context, submitted_form
+from app.log.pages import list_html, page_context, submitted_form
 from app.models.log import Impact
 from app.services.freshness import conditional
 from app.services.log import entries as log_service
@@ -33,7 +33,7 @@ def index() -> str:
     user = me()
     filters = LogFilters.from_args(request.args)
     if wants_fragment("entry-list"):
-        return render_template("log/_list.html", **list_context(user, filters))
+        return list_html(user, filters)
     return render_template("log/index.html", **page_context(user, filters))
 
 

@@ -20,8 +20,10 @@ from typing import Any
 from flask import current_app
 
 LOCAL_SIZE = 1024
+LOCAL_MAX_CHARS = 8_000_000  # per worker process: rendered lists are ~10-30 KB each
 TTL_SECONDS = 26 * 3600
 _local: OrderedDict[str, str] = OrderedDict()
+_local_chars = 0
 _lock = threading.Lock()
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,9 @@ def _redis() -> Any:
     return client
 
 
-def cached_text(key: str, build: Callable[[], str]) -> str:
-    """The text stored under `key`, else `build()`'s (then stored)."""
+def cached_text(key: str, build: Callable[[], str], ttl: int = TTL_SECONDS) -> str:
+    """The text stored under `key`, else `build()`'s (then stored, in Redis for `ttl` seconds)."""
+    global _local_chars
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "worklog"
     client = _redis()
     if client is not None:
@@ -71,12 +74,14 @@ def cached_text(key: str, build: Callable[[], str]) -> str:
     text = build()
     if client is not None:
         try:
-            client.set(f"{prefix}:{key}", text.encode(), ex=TTL_SECONDS)
+            client.set(f"{prefix}:{key}", text.encode(), ex=ttl)
         except Exception:  # noqa: BLE001
             log.warning("cache write failed", exc_info=True)
     else:
         with _lock:
+            old = _local.pop(key, None)
             _local[key] = text
-            while len(_local) > LOCAL_SIZE:
-                _local.popitem(last=False)
+            _local_chars += len(text) - (len(old) if old is not None else 0)
+            while len(_local) > LOCAL_SIZE or (_local_chars > LOCAL_MAX_CHARS and len(_local) > 1):
+                _local_chars -= len(_local.popitem(last=False)[1])
     return text

@@ -5,8 +5,9 @@ Every function returns a `select()` or plain values built from a constant number
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -78,8 +79,14 @@ class LogFilters:
 
 
 def search_terms(q: str) -> list[str]:
+    return list(_search_terms(q))
+
+
+@lru_cache(maxsize=256)
+def _search_terms(q: str) -> tuple[str, ...]:
+    # Cached: the list's highlight filter asks again for every row of the page.
     terms = [t[:MAX_TERM_LENGTH].lower() for t in q.split() if t]
-    return list(dict.fromkeys(terms))[:MAX_TERMS]
+    return tuple(dict.fromkeys(terms))[:MAX_TERMS]
 
 
 def _fts_phrase(term: str) -> str:
@@ -135,10 +142,38 @@ def entries_select(owner_ids: list[int], filters: LogFilters, dialect: str) -> s
     return stmt.order_by(*order)
 
 
-def list_row_columns() -> Any:
-    """Only what a list row shows: the STAR text stays in the database until a detail view."""
-    return so.load_only(LogEntry.id, LogEntry.user_id, LogEntry.work_date, LogEntry.title,
-                        LogEntry.excerpt, LogEntry.category, LogEntry.impact, raiseload=False)
+@dataclass
+class ListRow:
+    """What a list row shows, read as plain columns: no ORM object, no STAR text."""
+
+    id: int
+    user_id: int
+    work_date: date
+    title: str
+    excerpt: str | None
+    category: str | None
+    impact: str
+    tags: list[str] = field(default_factory=list)
+
+
+LIST_ROW_COLUMNS = (LogEntry.id, LogEntry.user_id, LogEntry.work_date, LogEntry.title,
+                    LogEntry.excerpt, LogEntry.category, LogEntry.impact)
+
+
+def list_rows_page(stmt: sa.Select[Any], page: int, per_page: int = PAGE_SIZE) -> Page:
+    """A page of `entries_select()` as ListRows with their tags: two plain queries."""
+    found = paginate(stmt.with_only_columns(*LIST_ROW_COLUMNS), page, per_page, rows=True)
+    rows = [ListRow(*values) for values in found.items]
+    if rows:
+        by_id = {row.id: row for row in rows}
+        tags = db.session.execute(
+            sa.select(LogEntryTag.entry_id, LogEntryTag.tag)
+            .where(LogEntryTag.entry_id.in_(by_id))
+            .order_by(LogEntryTag.entry_id, LogEntryTag.position)
+        ).all()
+        for entry_id, tag in tags:
+            by_id[entry_id].tags.append(tag)
+    return Page(rows, found.page, found.has_next)
 
 
 def entries_page(stmt: sa.Select[Any], page: int, per_page: int = PAGE_SIZE) -> Page:
