@@ -25,6 +25,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_on_begin(connection: sa.Connection) -> None:
     if connection.dialect.name != "sqlite":
         return
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return  # a single read on its own (the 304 path): no transaction, no lock
     # A deferred transaction that later writes can fail with SQLITE_BUSY on the lock
     # upgrade, which busy_timeout cannot help; taking the write lock up front waits instead.
     connection.exec_driver_sql("BEGIN IMMEDIATE")

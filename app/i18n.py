@@ -46,9 +46,14 @@ def field_label(name: str) -> str:
 
 
 def select_locale() -> str:
+    return locale_for(current_user.locale if current_user.is_authenticated else None)
+
+
+def locale_for(preferred: str | None) -> str:
+    """The request's language: the account's choice, else the `lang` cookie, else the browser's."""
     languages = current_app.config["LANGUAGES"]
-    if current_user.is_authenticated and current_user.locale in languages:
-        return current_user.locale
+    if preferred in languages:
+        return preferred
     chosen = request.cookies.get("lang")
     if chosen in languages:
         return chosen

@@ -6,10 +6,11 @@ import gzip
 import json
 import logging
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import brotli
 import pytest
+import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import User
@@ -317,3 +318,79 @@ def test_search_results_are_kept_per_query(app, no_etags, client: Client, member
     assert "<mark>결제</mark>" in payment and "Release notes" not in payment
     assert "<mark>Release</mark>" in release and "결제" not in release
     assert client.get("/log?q=결제", headers=LIST).get_data(as_text=True) == payment
+
+
+def _sessions_of(app, user) -> list:
+    from app.models import UserSession
+
+    with app.app_context():
+        return list(db.session.scalars(sa.select(UserSession).where(UserSession.user_id == user.id)))
+
+
+def _age_sessions(app, user, minutes: float) -> None:
+    from app.models import UserSession
+    from app.models.base import utcnow
+
+    with app.app_context():
+        db.session.execute(sa.update(UserSession).where(UserSession.user_id == user.id)
+                           .values(last_seen_at=utcnow() - timedelta(minutes=minutes)))
+        db.session.commit()
+
+
+def test_a_repeat_view_is_one_statement_and_no_orm_session_lookup(app, client: Client,
+                                                                  member: Actors) -> None:
+    make_entries(app, member.member, 5)
+    etag = client.get("/log").headers["ETag"]
+    with count_statements(app) as counter:
+        assert again(client, "/log", etag).status_code == 304
+    assert counter.count == 1, counter.statements
+    assert "log_entries" not in counter.statements[0]
+
+
+def test_no_304_after_sign_out_everywhere_or_deactivation(app, client: Client, member: Actors) -> None:
+    from app.models import UserSession
+
+    etag = client.get("/log").headers["ETag"]
+    assert again(client, "/log", etag).status_code == 304
+    with app.app_context():
+        UserSession.end_all_for(member.member.id, "signed_out_everywhere")
+        db.session.commit()
+    ended = again(client, "/log", etag)
+    assert ended.status_code in (302, 303) and "/auth/login" in ended.headers["Location"]
+
+    AuthActions(client).login_as(member.member)
+    etag = client.get("/log").headers["ETag"]
+    with app.app_context():
+        db.session.get(User, member.member.id).is_active = False
+        db.session.commit()
+    gone = again(client, "/log", etag)
+    assert gone.status_code in (302, 303) and "/auth/login" in gone.headers["Location"]
+
+
+def test_a_session_not_seen_lately_is_refreshed_then_304_the_same_etag(app, client: Client,
+                                                                       member: Actors) -> None:
+    etag = client.get("/log").headers["ETag"]
+    _age_sessions(app, member.member, 5)
+    with count_statements(app) as counter:
+        assert again(client, "/log", etag).status_code == 304  # the normal path: same ETag
+    assert any("UPDATE user_sessions" in s for s in counter.statements), "last_seen not refreshed"
+    (record,) = [s for s in _sessions_of(app, member.member) if s.ended_at is None]
+    assert datetime.now(UTC) - record.last_seen_at < timedelta(minutes=1)
+    # A session idle past SESSION_IDLE_DAYS is ended, not answered 304.
+    _age_sessions(app, member.member, 60 * 24 * (app.config["SESSION_IDLE_DAYS"] + 1))
+    expired = again(client, "/log", etag)
+    assert expired.status_code in (302, 303)
+
+
+def test_the_language_cookie_is_part_of_a_repeat_views_etag(app, client: Client, member: Actors) -> None:
+    with app.app_context():
+        db.session.get(User, member.member.id).locale = None
+        db.session.commit()
+    client.set_cookie("lang", "ko")
+    korean = client.get("/log")
+    assert "업무 일지" in korean.get_data(as_text=True)
+    with count_statements(app) as counter:
+        assert again(client, "/log", korean.headers["ETag"]).status_code == 304
+    assert counter.count == 1
+    client.set_cookie("lang", "en")
+    assert again(client, "/log", korean.headers["ETag"]).status_code == 200

@@ -26,8 +26,8 @@ from app.web.validation import field_messages
 
 
 @bp.get("")
-@login_required
 @conditional()
+@login_required
 def index() -> str:
     """Your log: heatmap, quick capture, filters and the list."""
     user = me()

@@ -136,11 +136,7 @@ class User(db.Model):
 
     def today(self) -> date:
         """Today's date where the user is (their timezone; UTC when it is unset or unknown)."""
-        try:
-            zone = ZoneInfo(self.timezone or "UTC")
-        except (KeyError, ValueError):
-            zone = ZoneInfo("UTC")
-        return datetime.now(zone).date()
+        return today_in(self.timezone)
 
     def is_locked(self, now: datetime | None = None) -> bool:
         return self.locked_until is not None and self.locked_until > (now or utcnow())
@@ -173,3 +169,12 @@ class User(db.Model):
     def unlock(self) -> None:
         self.failed_login_count = 0
         self.locked_until = None
+
+
+def today_in(timezone: str | None) -> date:
+    """Today's date in `timezone` (UTC when it is unset or unknown)."""
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return datetime.now(zone).date()

@@ -101,8 +101,8 @@ def _notify(review: WeeklyReview, event: str, actor: User, comment: str | None =
 
 
 @bp.get("", strict_slashes=False)
-@login_required
 @conditional()
+@login_required
 def index() -> str:
     """The user's recent weeks (12 a page, newest first) with entry counts and review status."""
     user = me()
@@ -116,8 +116,8 @@ def index() -> str:
 
 
 @bp.get("/<week>")
-@login_required
 @conditional()
+@login_required
 def week(week: str) -> str:
     user = me()
     iso = _week_or_404(week)
