@@ -255,6 +255,9 @@ def _register_hooks(app: Flask) -> None:
     app.jinja_env.globals.update(render_markdown=render_markdown, plain_excerpt=plain_excerpt)
     app.jinja_env.filters["device"] = describe_device
     app.jinja_env.filters["highlight"] = lambda text, q: highlight(text, search_terms(q or ""))
+    from app.log.rows import entry_row
+
+    app.jinja_env.globals["entry_row"] = entry_row
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:

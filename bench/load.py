@@ -19,12 +19,13 @@ import ipaddress
 import json
 import math
 import os
+import random
 import re
 import socket
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
@@ -55,6 +56,15 @@ class Scenario:
     # A repeat view: each connection fetches the page once (not counted), then sends its ETag
     # back in If-None-Match, as a browser revalidating its copy does; the answer must be a 304.
     repeat: bool = False
+    # Never the same URL twice on a connection (`to=` a day earlier each time): the rendered list
+    # cannot come from the server's copy, so this measures rendering it.
+    cold: bool = False
+
+    def path_for(self, n: int) -> str:
+        if not self.cold:
+            return self.path
+        day = date.today() - timedelta(days=n % (3 * 365))
+        return f"{self.path}{'&' if '?' in self.path else '?'}to={day.isoformat()}"
 
 
 LIST_FRAGMENT = (("HX-Request", "true"), ("HX-Target", "entry-list"))
@@ -65,6 +75,9 @@ SCENARIOS = [
     Scenario("log-repeat", "app", "/log", True, "", repeat=True),
     # What htmx asks for on a filter, a search keystroke or a page change: the list alone.
     Scenario("log-list", "app", "/log?page=2", True, 'id="entry-list"', headers=LIST_FRAGMENT),
+    # The same two, with the list rendered for every request (a different day filter each time).
+    Scenario("log-cold", "app", "/log", True, 'id="entry-list"', cold=True),
+    Scenario("log-list-cold", "app", "/log", True, 'id="entry-list"', headers=LIST_FRAGMENT, cold=True),
     Scenario("search", "app", "/log?q=" + quote(SEARCH_TERM), True, 'id="entry-list"'),
     # Three or more characters: PostgreSQL may now use the trigram index (two cannot).
     Scenario("search-long", "app", "/log?q=" + quote(SEARCH_TERM_LONG), True, 'id="entry-list"'),
@@ -360,13 +373,15 @@ async def run_scenario(scenario: Scenario, conns: list[Connection], base: str,
                 errors.append(f"no ETag on {scenario.path} ({first.status})")
                 return
             headers["If-None-Match"] = etag
+        sent = random.randrange(3 * 365)  # where this connection starts in the cold days
         while issued < max_requests:
             t0 = time.perf_counter()
             if t0 >= stop_at:
                 return
             issued += 1
+            sent += 1
             try:
-                response = await conn.request("GET", scenario.path, headers=headers)
+                response = await conn.request("GET", scenario.path_for(sent), headers=headers)
                 if scenario.repeat:
                     ok = response.status == 304
                 else:
@@ -440,7 +455,11 @@ def table(results: list[Result]) -> str:
         rps_ratio = f"{r.rps / hello.rps:.3f}" if hello and hello.rps else "–"
         p50_ratio = f"{r.p50_ms / hello.p50_ms:.1f}" if hello and hello.p50_ms else "–"
         shown = f"`GET {r.path}`" + (" (bare Flask app)" if r.name == "hello" else "")
-        shown += {"log-repeat": " with If-None-Match", "log-list": " (htmx list fragment)"}.get(r.name, "")
+        if r.name.endswith("-cold"):
+            shown = f"`GET {r.path}?to=…`, another day each request"
+        shown += {"log-repeat": " with If-None-Match",
+                  "log-list": " (htmx list fragment)",
+                  "log-list-cold": " (htmx list fragment)"}.get(r.name, "")
         cpu_ms = "–" if r.server_cpu_ms is None else f"{r.server_cpu_ms:.1f}"
         rows.append(f"| {r.name} | {shown} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} "
                     f"| {r.p99_ms:.1f} | {r.errors} | {rps_ratio} | {p50_ratio} | {cpu_ms} "
