@@ -24,7 +24,7 @@ import re
 import socket
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -455,11 +455,13 @@ def table(results: list[Result]) -> str:
         rps_ratio = f"{r.rps / hello.rps:.3f}" if hello and hello.rps else "–"
         p50_ratio = f"{r.p50_ms / hello.p50_ms:.1f}" if hello and hello.p50_ms else "–"
         shown = f"`GET {r.path}`" + (" (bare Flask app)" if r.name == "hello" else "")
+        if r.name.startswith("before:"):
+            shown = "before: " + shown
         if r.name.endswith("-cold"):
             shown = f"`GET {r.path}?to=…`, another day each request"
         shown += {"log-repeat": " with If-None-Match",
                   "log-list": " (htmx list fragment)",
-                  "log-list-cold": " (htmx list fragment)"}.get(r.name, "")
+                  "log-list-cold": " (htmx list fragment)"}.get(r.name.removeprefix("before:"), "")
         cpu_ms = "–" if r.server_cpu_ms is None else f"{r.server_cpu_ms:.1f}"
         rows.append(f"| {r.name} | {shown} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} "
                     f"| {r.p99_ms:.1f} | {r.errors} | {rps_ratio} | {p50_ratio} | {cpu_ms} "
@@ -469,30 +471,41 @@ def table(results: list[Result]) -> str:
     return "\n".join(rows)
 
 
+# The scenarios also run against --baseline (an earlier commit), each right after its own.
+BASELINE_SCENARIOS = ("log", "log-list", "search", "filtered")
+
+
 async def main_async(args: argparse.Namespace) -> list[Result]:
     servers = {"app": loopback_address(args.app), "hello": loopback_address(args.hello)}
     wanted = [s for s in SCENARIOS if not args.only or s.name in args.only]
+    if args.baseline:
+        servers["baseline"] = loopback_address(args.baseline)
+        wanted = [each for s in wanted
+                  for each in ((s, replace(s, name=f"before:{s.name}", server="baseline"))
+                               if s.name in BASELINE_SCENARIOS else (s,))]
     server_pids = dict(item.split("=", 1) for item in args.server_pid or [])
     server_pids = {name: int(pid) for name, pid in server_pids.items()}
-    signed_in: list[Connection] = []
-    if any(s.signed_in for s in wanted):
-        host, port = servers["app"]
+    signed_in: dict[str, list[Connection]] = {}
+    for name in sorted({s.server for s in wanted if s.signed_in}):
+        host, port = servers[name]
+        signed_in[name] = []
         for i in range(args.connections):
             conn = Connection(host, port)
             await sign_in(conn, bench_email(i % args.accounts + 1), BENCH_PASSWORD)
-            signed_in.append(conn)
+            signed_in[name].append(conn)
         print(f"signed in {min(args.accounts, args.connections)} bench accounts on "
-              f"{len(signed_in)} connections", file=sys.stderr)
+              f"{len(signed_in[name])} connections to {name}", file=sys.stderr)
     results = []
     for scenario in wanted:
         host, port = servers[scenario.server]
         fresh = [] if scenario.signed_in else [Connection(host, port) for _ in range(args.connections)]
-        conns = signed_in if scenario.signed_in else fresh
+        conns = signed_in[scenario.server] if scenario.signed_in else fresh
         base = f"http://{host}:{port}"
+        database = args.baseline_database if scenario.server == "baseline" else args.database
         print(f"{scenario.name}: {args.warmup:.0f}s warm-up, {args.duration:.0f}s measured, "
               f"{len(conns)} connections, GET {scenario.path}", file=sys.stderr)
         result = await run_scenario(scenario, conns, base, args.warmup, args.duration,
-                                    args.max_requests, server_pids, args.database)
+                                    args.max_requests, server_pids, database)
         if not scenario.signed_in:
             for c in conns:
                 c.close()
@@ -505,8 +518,9 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
         for sample in result.error_samples:
             print(f"  error: {sample}", file=sys.stderr)
         results.append(result)
-    for c in signed_in:
-        c.close()
+    for conns in signed_in.values():
+        for c in conns:
+            c.close()
     return results
 
 
@@ -522,6 +536,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="scenario names: " + ", ".join(s.name for s in SCENARIOS))
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--database", help="PostgreSQL database the app uses, to tell its backends apart")
+    parser.add_argument("--baseline", help="an earlier Worklog, e.g. http://127.0.0.1:8003: the log "
+                        "scenarios run against it too ('before:' rows)")
+    parser.add_argument("--baseline-database", help="the PostgreSQL database the baseline uses")
     parser.add_argument("--server-pid", action="append", metavar="app=PID",
                         help="gunicorn master of 'app' or 'hello', to report the CPU its tree uses")
     args = parser.parse_args(argv)

@@ -146,27 +146,60 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def run(args: argparse.Namespace) -> int:
-    url = os.environ.get("DATABASE_URL") or DEFAULT_URL
-    RESULTS.mkdir(exist_ok=True)
+def migrate_and_seed(root: Path, url: str, args: argparse.Namespace, seed_json: Path) -> None:
+    """Migrate `url` and seed it with the bench data, using the code (and seed script) in `root`."""
     env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi.py"}
     if is_postgres(url):
         ensure_database(url)
-    say("migrating")
+    say(f"migrating {database_name(url) if is_postgres(url) else url}")
     subprocess.run([str(Path(PY).parent / "flask"), "db", "upgrade"],  # noqa: S603
-                   cwd=ROOT, env=env, check=True,
+                   cwd=root, env=env, check=True,
                    stdout=subprocess.DEVNULL)
-
-    seed_json = RESULTS / f"seed-{'postgresql' if is_postgres(url) else 'sqlite'}.json"
     say(f"seeding {args.users:,} users and {args.entries:,} entries (skipped if already there)")
-    seed_cmd = [PY, str(ROOT / "bench" / "seed.py"), "--users", str(args.users),
+    seed_cmd = [PY, str(root / "bench" / "seed.py"), "--users", str(args.users),
                 "--entries", str(args.entries), "--json", str(seed_json)]
     if args.reset:
         seed_cmd.append("--reset")
     started = time.monotonic()
-    subprocess.run(seed_cmd, cwd=ROOT, env=env, check=True)  # noqa: S603
+    subprocess.run(seed_cmd, cwd=root, env=env, check=True)  # noqa: S603
     say(f"seed step took {time.monotonic() - started:.1f}s")
+
+
+def baseline_checkout(ref: str) -> Path:
+    """A worktree of `ref` under bench-results/ (kept for the next run), with this checkout's
+    front-end packages linked in: the code the bench compares against, in the same run."""
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT,  # noqa: S603,S607
+                         check=True, capture_output=True, text=True).stdout.strip()
+    where = RESULTS / f"baseline-{sha[:12]}"
+    if not where.exists():
+        say(f"checking out {ref} ({sha[:12]}) into {where.relative_to(ROOT)}")
+        subprocess.run(["git", "worktree", "add", "--detach", str(where), sha], cwd=ROOT,  # noqa: S603,S607
+                       check=True, stdout=subprocess.DEVNULL)
+    vendor = where / "static" / "vendor"
+    if not vendor.exists() and (ROOT / "static" / "vendor").exists():
+        vendor.symlink_to(ROOT / "static" / "vendor")
+    return where
+
+
+def baseline_url(url: str) -> str:
+    """The baseline's own database: the bench database's name with `_baseline` added."""
+    if not is_postgres(url):
+        raise SystemExit("bench: --baseline needs PostgreSQL (each version migrates its own database)")
+    name = database_name(url)
+    return url.replace(f"/{name}", f"/{name}_baseline", 1)
+
+
+def run(args: argparse.Namespace) -> int:
+    url = os.environ.get("DATABASE_URL") or DEFAULT_URL
+    RESULTS.mkdir(exist_ok=True)
+    env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi.py"}
+    seed_json = RESULTS / f"seed-{'postgresql' if is_postgres(url) else 'sqlite'}.json"
+    migrate_and_seed(ROOT, url, args, seed_json)
     seed = json.loads(seed_json.read_text()) if seed_json.exists() else {}
+    baseline_dir, baseline_db = None, None
+    if args.baseline:
+        baseline_dir, baseline_db = baseline_checkout(args.baseline), baseline_url(url)
+        migrate_and_seed(baseline_dir, baseline_db, args, RESULTS / "seed-baseline.json")
 
     app_port, hello_port = free_port(), free_port()
     server_env = {
@@ -186,6 +219,14 @@ def run(args: argparse.Namespace) -> int:
         servers.append(start_gunicorn("hello", "hello:app", hello_port, server_env, ROOT / "bench"))
         wait_until_up(f"http://127.0.0.1:{app_port}/health", servers[0])
         wait_until_up(f"http://127.0.0.1:{hello_port}/", servers[1])
+        extra: list[str] = []
+        if baseline_dir is not None and baseline_db is not None:
+            old_port = free_port()
+            old_env = {**server_env, "DATABASE_URL": baseline_db, "BASE_URL": f"http://127.0.0.1:{old_port}"}
+            servers.append(start_gunicorn("baseline", "wsgi:app", old_port, old_env, baseline_dir))
+            wait_until_up(f"http://127.0.0.1:{old_port}/health", servers[-1])
+            extra = ["--baseline", f"http://127.0.0.1:{old_port}", "--baseline-database",
+                     database_name(baseline_db), "--server-pid", f"baseline={servers[-1].pid}"]
         if Path("/proc/stat").exists():
             wait_for_quiet(args.quiet_cores, args.quiet_wait)
         say(f"Worklog on 127.0.0.1:{app_port}, hello on 127.0.0.1:{hello_port}; loading")
@@ -196,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
                     "--connections", str(args.connections), "--accounts", str(args.accounts),
                     "--warmup", str(args.warmup), "--duration", str(args.duration),
                     "--json", str(load_json),
-                    "--server-pid", f"app={servers[0].pid}", "--server-pid", f"hello={servers[1].pid}"]
+                    "--server-pid", f"app={servers[0].pid}", "--server-pid", f"hello={servers[1].pid}",
+                    *extra]
         if is_postgres(url):
             load_cmd += ["--database", database_name(url)]
         if args.only:
@@ -207,7 +249,8 @@ def run(args: argparse.Namespace) -> int:
             stop(process)
     print(load.stdout, end="")
     restarts = {name: (RESULTS / f"{name}-server.log").read_text(errors="replace")
-                .count("Autorestarting worker") for name in ("app", "hello")}
+                .count("Autorestarting worker") for name in ("app", "hello", "baseline")
+                if (RESULTS / f"{name}-server.log").exists()}
     args.restarts = restarts
     say(f"gunicorn workers recycled by max_requests during the run: {restarts}")
     report = write_report(stamp, url, seed, load.stdout, args)
@@ -263,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--only", nargs="*", help="scenario names (see bench/load.py)")
+    parser.add_argument("--baseline", default=os.environ.get("BENCH_BASELINE"), metavar="GIT_REF",
+                        help="also serve this earlier commit (its own worktree and database, "
+                             "<database>_baseline) and load it in the same run: 'before:' rows")
     parser.add_argument("--quiet-cores", type=float, default=0.2,
                         help="before loading, wait until other processes use at most this many cores")
     parser.add_argument("--quiet-wait", type=float, default=600, help="seconds to wait for that at most")

@@ -282,6 +282,8 @@ def not_modified(etag: str | None) -> Response | None:
     if request.if_none_match.contains_weak(etag.removeprefix("W/").strip('"')):
         response = Response(status=304)
         _conditional_headers(response, etag)
+        if current_app.config.get("COMPRESS_RESPONSES", True):
+            response.vary.add("Accept-Encoding")  # as the 200 it stands for would have said
         return response
     return None
 
