@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +234,14 @@ def _etag(fields: tuple[Any, ...], locale: str, today: Any, extra: tuple[Any, ..
 _fast_statement: sa.Select[Any] | None = None
 
 
+@lru_cache(maxsize=64)
+def _locale_name(code: str) -> str:
+    """What str(flask_babel.get_locale()) gives for `code`: the same part of the ETag."""
+    from babel import Locale
+
+    return str(Locale.parse(code))
+
+
 def fast_not_modified(extra: tuple[Any, ...]) -> Response | None:
     """A 304 for a browser session from one Core query, before Flask-Login builds the user.
 
@@ -246,8 +255,6 @@ def fast_not_modified(extra: tuple[Any, ...]) -> Response | None:
     if (not request.if_none_match or not isinstance(token, str) or "csrf_token" not in session
             or session.get("_flashes") or "Authorization" in request.headers or not etags_enabled()):
         return None
-    from babel import Locale
-
     from app.i18n import locale_for
     from app.models import User, UserSession
     from app.models.base import utcnow
@@ -270,7 +277,7 @@ def fast_not_modified(extra: tuple[Any, ...]) -> Response | None:
         return None
     fields = tuple(row)[:len(ETAG_USER_FIELDS)]
     timezone = fields[ETAG_USER_FIELDS.index("timezone")]
-    etag = _etag(fields, str(Locale.parse(locale_for(row.locale))), today_in(timezone), extra, None)
+    etag = _etag(fields, _locale_name(locale_for(row.locale)), today_in(timezone), extra, None)
     return not_modified(etag)
 
 
