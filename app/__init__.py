@@ -59,7 +59,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     load_dotenv(PROJECT_ROOT / ".env", override=False)
     app = Flask(
         __name__,
-        instance_path=os.environ.get("WORKLOG_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
+        # Tests name their own folder, so a test's `flask demo seed` never writes its logins
+        # into the developer's instance/demo-logins.txt.
+        instance_path=(test_config or {}).get("INSTANCE_PATH")
+        or os.environ.get("WORKLOG_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
         instance_relative_config=True,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),

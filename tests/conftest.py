@@ -81,6 +81,7 @@ def _base_config(url: str, instance_path: Path) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": __import__("app.config", fromlist=["x"]).engine_options(url),
         "LOG_LEVEL": "WARNING",
         "WORKLOG_TEST_INSTANCE": str(instance_path),
+        "INSTANCE_PATH": str(instance_path),
     }
 
 
