@@ -13,6 +13,7 @@ import dataclasses
 import logging
 
 from flask import current_app
+from sqlalchemy import exc as sa_exc
 
 from app import jobs
 from app.extensions import db
@@ -44,8 +45,14 @@ def enabled() -> bool:
 def queue_entry_mirror(entry: LogEntry) -> None:
     """Queue the entry's mirror job (call in the change's transaction, before the commit)."""
     try:
-        if not enabled():
-            return
+        with db.session.no_autoflush:  # reading a setting must not flush the caller's writes
+            if not enabled():
+                return
+    except sa_exc.SQLAlchemyError:
+        # The database itself failed (gone, or this transaction is broken): the write cannot
+        # commit either. Swallowed here, it came back as a 500 at the commit; raised, the
+        # request gets the 503 a database outage gets.
+        raise
     except Exception:  # noqa: BLE001 - mirroring must never break writing the log
         log.exception("could not read the mirroring settings")
         return
