@@ -8,18 +8,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from app.services.outbound import parse_retry_after
 from app.services.reviews.notify import ReviewEvent, post, slack_payload, teams_payload
+from tests.fake_http import LoopbackServer
 
 REVIEW_URL = "https://worklog.example.com/reviews/r/42"
 
 
-class Receiver:
+class Receiver(LoopbackServer):
     """A webhook endpoint: records each POST and answers with scripted statuses (then 200).
 
     A status of "hang" holds the answer until `release` is set.
@@ -34,14 +35,11 @@ class Receiver:
         self.retry_after: str | None = None
         self.arrived = threading.Event()
         self.release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._serve_with(self._handler())
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{self.path}"
+        return self.base + self.path
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -74,15 +72,9 @@ class Receiver:
         """Distinct effects, as a receiver honouring Idempotency-Key counts them."""
         return len(set(self.keys))
 
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()  # a "hang" answer must not hold up the shutdown
+        super().__exit__(*exc)
 
 
 @pytest.fixture
