@@ -54,7 +54,7 @@ def _fill(label: Markup, title: Markup) -> str:
 
 def entry_row(entry: Any, rs: dict[str, Any], q: Any = "") -> Markup:
     """The row of `entry` (a ListRow or a LogEntry) with `rs` = row_strings(), `q` highlighted."""
-    terms = search_terms(q or "") if q else []
+    terms = search_terms(q) if q else []
     entry_id = int(entry.id)
     url = escape(f"{rs['entries']}{entry_id}")
     actions = ""
